@@ -1,0 +1,93 @@
+// Package source streams input items from CSV, JSON arrays and JSON Lines in
+// bounded memory. Each item carries its 0-based index and the 1-based line it
+// starts on; a malformed item becomes a Record with Err set and reading goes on
+// wherever the format allows it.
+//
+// A typical loop:
+//
+//	r, err := source.Open(f, source.CSV, source.Options{})
+//	if err != nil { ... }
+//	for {
+//		rec, err := r.Next()
+//		if err == io.EOF { break }
+//		if err != nil { ... } // fatal: I/O or a JSON array broken mid-stream
+//		if rec.Err != nil { ... } // this item is bad; the next one may be fine
+//	}
+package source
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Format names an input format.
+type Format string
+
+// The input formats. TSV is CSV with a tab delimiter.
+const (
+	CSV    Format = "csv"
+	TSV    Format = "tsv"
+	JSON   Format = "json"
+	NDJSON Format = "ndjson"
+)
+
+// ErrFormat is wrapped by ParseFormat and FormatOf when a format cannot be
+// named or guessed.
+var ErrFormat = errors.New("unknown input format")
+
+// ParseFormat parses a format name as given on the command line: csv, tsv,
+// json, ndjson or jsonl (an alias of ndjson), in any case.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "csv":
+		return CSV, nil
+	case "tsv":
+		return TSV, nil
+	case "json":
+		return JSON, nil
+	case "ndjson", "jsonl":
+		return NDJSON, nil
+	}
+	return "", fmt.Errorf("%w %q (want csv, tsv, json, ndjson or jsonl)", ErrFormat, s)
+}
+
+// FormatOf guesses the format of path from its extension: .csv, .tsv, .json,
+// .ndjson or .jsonl, in any case. Standard input ("-") has no extension and
+// yields an error wrapping ErrFormat: the caller must name the format.
+func FormatOf(path string) (Format, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return CSV, nil
+	case ".tsv":
+		return TSV, nil
+	case ".json":
+		return JSON, nil
+	case ".ndjson", ".jsonl":
+		return NDJSON, nil
+	}
+	return "", fmt.Errorf("%w: cannot tell the format of %q from its extension (want .csv, .tsv, .json, .ndjson or .jsonl)", ErrFormat, path)
+}
+
+// DefaultMaxItemBytes is the item size limit used when Options.MaxItemBytes is 0.
+const DefaultMaxItemBytes = 1 << 20
+
+// Options tunes a reader. The zero value reads comma-separated CSV and items
+// of up to DefaultMaxItemBytes.
+type Options struct {
+	// Delimiter separates CSV cells; 0 means ',' (or '\t' for TSV). It must
+	// be a valid encoding/csv delimiter: not a quote, \r, \n or U+FFFD.
+	Delimiter rune
+	// MaxItemBytes bounds one item (a CSV row, a JSON Lines line, a JSON array
+	// element); 0 means DefaultMaxItemBytes. Memory stays bounded by a small
+	// multiple of it whatever the input.
+	MaxItemBytes int
+}
+
+func (o Options) maxItem() int {
+	if o.MaxItemBytes <= 0 {
+		return DefaultMaxItemBytes
+	}
+	return o.MaxItemBytes
+}
