@@ -1,0 +1,267 @@
+package segment
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Segment's regional endpoints.
+const (
+	EndpointUS = "https://api.segment.io"
+	EndpointEU = "https://events.eu1.segmentapis.com"
+)
+
+// Defaults applied by NewClient.
+const (
+	DefaultTimeout = 15 * time.Second
+	// MaxErrorBody is how much of a non-2xx body a StatusError keeps.
+	MaxErrorBody = 512
+	// maxDrain bounds how much of a response body is read to let the
+	// connection be reused; a longer body closes the connection instead.
+	maxDrain = 64 << 10
+)
+
+// ErrConfig is matched by errors.Is for every error NewClient and
+// RegionEndpoint return.
+var ErrConfig = errors.New("segment: invalid client configuration")
+
+// RegionEndpoint returns the endpoint of a Segment region: "us" (EndpointUS)
+// or "eu" (EndpointEU), case-insensitive.
+func RegionEndpoint(region string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(region)) {
+	case "us":
+		return EndpointUS, nil
+	case "eu":
+		return EndpointEU, nil
+	}
+	return "", fmt.Errorf("%w: unknown region %q (want us or eu)", ErrConfig, region)
+}
+
+// Config configures a Client. Only WriteKey is required; every zero field
+// means the default documented on it.
+type Config struct {
+	WriteKey   string           // required; never printed by String, errors or logs
+	Endpoint   string           // "" = EndpointUS; scheme and host (and port, optional base path)
+	HTTPClient *http.Client     // nil = a client with a keep-alive transport tuned for many workers
+	Timeout    time.Duration    // per request, including reading the answer; 0 = DefaultTimeout
+	UserAgent  string           // "" = "segloop/" + Version
+	Now        func() time.Time // nil = time.Now; stamps sentAt and measures Retry-After dates
+}
+
+// String describes the configuration with the write key redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("segment.Config{WriteKey: %s, Endpoint: %q, Timeout: %v, UserAgent: %q}",
+		redacted(c.WriteKey), c.Endpoint, c.Timeout, c.UserAgent)
+}
+
+// GoString is String, so that %#v does not print the write key either.
+func (c Config) GoString() string { return c.String() }
+
+func redacted(key string) string {
+	if key == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// Client sends Identify events to Segment, one HTTP attempt per call; the
+// retry policy belongs to the caller (see Classify). A Client is safe for
+// concurrent use by many goroutines and should be reused: it holds a pool of
+// keep-alive connections. It never follows redirects, so a 3xx answer is
+// returned as a *StatusError.
+type Client struct {
+	identifyURL string
+	batchURL    string
+	auth        string // "Basic " + base64(writeKey + ":")
+	writeKey    string // kept only to scrub it from response bodies
+	authB64     string
+	hc          *http.Client
+	timeout     time.Duration
+	userAgent   string
+	now         func() time.Time
+}
+
+// NewClient checks cfg and returns a Client. It fails with an error matching
+// ErrConfig on an empty write key or an endpoint that is not an absolute
+// http(s) URL without credentials, query or fragment. A supplied HTTPClient
+// is copied (not modified) so that the copy can refuse redirects.
+func NewClient(cfg Config) (*Client, error) {
+	if strings.TrimSpace(cfg.WriteKey) == "" {
+		return nil, fmt.Errorf("%w: write key is empty", ErrConfig)
+	}
+	base, err := parseEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("%w: negative timeout %v", ErrConfig, cfg.Timeout)
+	}
+	c := &Client{
+		identifyURL: base + "/v1/identify",
+		batchURL:    base + "/v1/batch",
+		writeKey:    cfg.WriteKey,
+		authB64:     base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey + ":")),
+		timeout:     cfg.Timeout,
+		userAgent:   cfg.UserAgent,
+		now:         cfg.Now,
+	}
+	c.auth = "Basic " + c.authB64
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.userAgent == "" {
+		c.userAgent = LibraryName + "/" + Version
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient
+		c.hc = &hc
+	} else {
+		c.hc = &http.Client{Transport: newTransport()}
+	}
+	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c, nil
+}
+
+// parseEndpoint returns the base URL for the API paths, without a trailing
+// slash or "/v1". Errors never quote the raw endpoint: it might hold secrets.
+func parseEndpoint(endpoint string) (string, error) {
+	if endpoint == "" {
+		return EndpointUS, nil
+	}
+	u, err := url.Parse(strings.TrimSpace(endpoint))
+	if err != nil {
+		return "", fmt.Errorf("%w: endpoint is not a URL", ErrConfig)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%w: endpoint scheme must be http or https", ErrConfig)
+	case u.Host == "":
+		return "", fmt.Errorf("%w: endpoint has no host", ErrConfig)
+	case u.User != nil:
+		return "", fmt.Errorf("%w: endpoint must not carry credentials; use the write key", ErrConfig)
+	case u.RawQuery != "" || u.Fragment != "":
+		return "", fmt.Errorf("%w: endpoint must not have a query or fragment", ErrConfig)
+	}
+	path := strings.TrimRight(u.Path, "/")
+	path = strings.TrimSuffix(path, "/v1")
+	return u.Scheme + "://" + u.Host + path, nil
+}
+
+// newTransport returns a keep-alive transport sized for a pool of workers
+// talking to one host.
+func newTransport() *http.Transport {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+	}
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+// String describes the client without its write key.
+func (c *Client) String() string {
+	return "segment.Client{endpoint: " + strings.TrimSuffix(c.identifyURL, "/v1/identify") + "}"
+}
+
+// GoString is String, so that %#v does not print the write key either.
+func (c *Client) GoString() string { return c.String() }
+
+// Identify sends one serialized event (as AppendJSON makes it) to
+// POST /v1/identify, adding "sentAt". retry is the number of earlier
+// attempts of this same event (0 on the first); when positive it is sent
+// as X-Retry-Count. Identify makes exactly one attempt and returns the HTTP
+// status: 2xx gives (status, nil); any other status a *StatusError; no
+// answer at all (connection failure, reset, timeout) (0, *RequestError).
+// event is copied; the caller may reuse it once Identify returns.
+func (c *Client) Identify(ctx context.Context, event []byte, retry int) (int, error) {
+	end := len(event) - 1
+	for end >= 0 && isSpace(event[end]) {
+		end--
+	}
+	if end < 1 || event[end] != '}' {
+		return 0, &ValidationError{Field: "event", Msg: "is not a serialized JSON object"}
+	}
+	body := getReqBody()
+	b := append(body.buf, event[:end]...)
+	b = append(b, `,"sentAt":"`...)
+	b = c.now().UTC().AppendFormat(b, time.RFC3339Nano)
+	body.buf = append(b, `"}`...)
+	return c.post(ctx, c.identifyURL, "/v1/identify", body, retry)
+}
+
+// Batch sends serialized events (as AppendJSON makes them) in one
+// POST /v1/batch body built by AppendBatch, with sentAt from Config.Now.
+// It does not check the size limits: group events with a Packer first.
+// retry and the results are as for Identify. events are copied.
+func (c *Client) Batch(ctx context.Context, events [][]byte, retry int) (int, error) {
+	body := getReqBody()
+	body.buf = AppendBatch(body.buf, events, c.now())
+	return c.post(ctx, c.batchURL, "/v1/batch", body, retry)
+}
+
+// post makes one attempt; it takes over the caller's reference to body.
+func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retry int) (int, error) {
+	defer body.release()
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	if err != nil {
+		return 0, &RequestError{Path: path, Err: err}
+	}
+	req.Body = body.reader()
+	req.ContentLength = int64(len(body.buf))
+	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
+	h := req.Header
+	h.Set("Authorization", c.auth)
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", c.userAgent)
+	if retry > 0 {
+		h.Set("X-Retry-Count", strconv.Itoa(retry))
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, &RequestError{Path: path, Err: err}
+	}
+	code := resp.StatusCode
+	if code >= 200 && code <= 299 {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+		_ = resp.Body.Close()
+		return code, nil
+	}
+	se := &StatusError{Code: code}
+	if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
+		se.RetryAfter = ra
+	}
+	var head [MaxErrorBody]byte
+	n, _ := io.ReadFull(resp.Body, head[:])
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	_ = resp.Body.Close()
+	se.Body = c.scrub(strings.TrimSpace(strings.ToValidUTF8(string(head[:n]), "\uFFFD")))
+	return code, se
+}
+
+// scrub removes the write key (plain or in its Basic-auth form) from s.
+func (c *Client) scrub(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, c.writeKey, "[redacted]")
+	return strings.ReplaceAll(s, c.authB64, "[redacted]")
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
