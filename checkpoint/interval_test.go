@@ -1,0 +1,98 @@
+package checkpoint_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/segloop/segloop/checkpoint"
+)
+
+// TestInterval checks, on synctest's fake clock, that marks reach the disk
+// Interval after the first unwritten one, not before, that an idle File does
+// not write, and that Close stops the writer goroutine (the bubble would fail
+// on a leak).
+func TestInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "c")
+		f, err := checkpoint.Open(path, "fp", checkpoint.Options{Interval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect := func(when string, want [][2]int64) {
+			t.Helper()
+			synctest.Wait()
+			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: ranges on disk = %v, want %v", when, got, want)
+			}
+		}
+		mark(t, f, 0)
+		expect("right after Mark", [][2]int64{})
+		time.Sleep(999 * time.Millisecond)
+		expect("1ms before Interval", [][2]int64{})
+		time.Sleep(time.Millisecond)
+		expect("at Interval", [][2]int64{{0, 1}})
+
+		mark(t, f, 1)
+		time.Sleep(500 * time.Millisecond)
+		mark(t, f, 2)
+		expect("half an Interval after the next mark", [][2]int64{{0, 1}})
+		time.Sleep(500 * time.Millisecond)
+		expect("Interval after the first unwritten mark", [][2]int64{{0, 3}})
+
+		written := readDisk(t, path).Updated
+		time.Sleep(time.Minute)
+		expect("idle", [][2]int64{{0, 3}})
+		if got := readDisk(t, path).Updated; got != written {
+			t.Errorf("an idle File wrote: updated %s, then %s", written, got)
+		}
+
+		mark(t, f, 3)
+		mark(t, f, 3) // a duplicate changes nothing
+		time.Sleep(time.Second)
+		expect("after a long idle", [][2]int64{{0, 4}})
+
+		mark(t, f, 7)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		expect("Close writes at once", [][2]int64{{0, 4}, {7, 8}})
+	})
+}
+
+// TestIntervalRetry checks that a failed background write is reported by
+// Mark and retried an Interval later.
+func TestIntervalRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "c")
+		f, err := checkpoint.Open(path, "fp", checkpoint.Options{Interval: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		blocker := path + checkpoint.TempSuffix
+		if err := os.Mkdir(blocker, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mark(t, f, 0)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if err := f.Mark(1); err == nil {
+			t.Fatal("Mark after a failed background write returned nil")
+		}
+		if err := os.Remove(blocker); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 2}}) {
+			t.Fatalf("ranges after the retry = %v, want [[0 2]]", got)
+		}
+		if err := f.Mark(2); err != nil {
+			t.Fatalf("Mark after a successful retry: %v", err)
+		}
+	})
+}
