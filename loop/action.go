@@ -1,0 +1,62 @@
+package loop
+
+import (
+	"context"
+	"time"
+)
+
+// Action does the work for a batch of items, one attempt at a time.
+type Action[T any] interface {
+	// Do makes ONE attempt at the batch (1 ≤ len ≤ Options.BatchSize); attempt counts the
+	// calls made for this request, from 1, Retry-After retries included. It returns the
+	// remote status code (0 if none) and a non-nil error unless the attempt succeeded.
+	// Do is called from several goroutines at once; it must not keep batch after it
+	// returns.
+	Do(ctx context.Context, batch []Item[T], attempt int) (code int, err error)
+}
+
+// ActionFunc adapts a function to an Action.
+type ActionFunc[T any] func(ctx context.Context, batch []Item[T], attempt int) (int, error)
+
+// Do calls f.
+func (f ActionFunc[T]) Do(ctx context.Context, batch []Item[T], attempt int) (int, error) {
+	return f(ctx, batch, attempt)
+}
+
+// Classifier decides what to do after a failed attempt (err != nil). It is called from
+// several goroutines at once and must not block.
+type Classifier func(code int, err error) Verdict
+
+// Verdict is a Classifier's decision. The zero Verdict means a permanent failure: no
+// retry, a batch is bisected, a single item fails.
+type Verdict struct {
+	// Retry tries again after a backoff, counting against Options.MaxAttempts, unless
+	// RetryAfter > 0.
+	Retry bool
+	// RetryAfter > 0 holds every worker this long (a shared cooldown) and then retries;
+	// it does not use an attempt, and the run's total hold is bounded by
+	// Options.RateLimitBudget.
+	RetryAfter time.Duration
+	// Throttled marks a refusal for rate (HTTP 429): it is counted, and reported to a
+	// limiter that implements Feedback.
+	Throttled bool
+	// Fatal stops the whole run (e.g. a bad credential).
+	Fatal bool
+}
+
+// RetryAll is the default Classifier: every failure is retryable.
+func RetryAll(int, error) Verdict { return Verdict{Retry: true} }
+
+// Limiter paces attempts: Run calls Wait before every attempt, retries included.
+// *rate.Limiter and *ratelimit.Limiter satisfy it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Feedback is implemented by limiters that adapt to the remote end's answers, such as
+// *ratelimit.Limiter. Run calls Accepted after each successful attempt and Throttled
+// after each failed attempt whose Verdict is Throttled. Both must not block.
+type Feedback interface {
+	Accepted()
+	Throttled(retryAfter time.Duration)
+}

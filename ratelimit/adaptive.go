@@ -1,0 +1,97 @@
+package ratelimit
+
+import (
+	"math"
+	"time"
+)
+
+// Tuning of the adaptive controller. They are constants, not options: the design below
+// depends on them together.
+const (
+	// blindCut is the multiplicative decrease used when no measurement is available yet
+	// (the first throttle of a run, or too few acceptances since the last one).
+	blindCut = 0.5
+	// maxCut is the least a measured throttle cuts: never keep more than 97% of the rate
+	// that was just refused.
+	maxCut = 0.97
+	// estimateMargin scales the measured accepted rate to land just under it.
+	estimateMargin = 0.99
+	// minSamples is the number of acceptances needed between two throttles for the
+	// measured rate to be trusted.
+	minSamples = 4
+	// climb is the additive increase: while requests keep succeeding the rate grows by
+	// this fraction of the post-cut rate per second of sending at that rate.
+	climb = 0.02
+	// episode is the shortest time after a cut during which further throttles are taken
+	// as echoes of the same episode (requests already in flight when the rate was cut).
+	episode = 250 * time.Millisecond
+	// burstSpan bounds the burst after a throttle to this much time at the current rate,
+	// so that the tokens saved up during a Retry-After pause do not overrun a server
+	// whose bucket has just refilled.
+	burstSpan = 100 * time.Millisecond
+)
+
+// aimd is the adaptive rate controller: additive increase, multiplicative decrease, with
+// the decrease informed by a measurement of the rate the remote end really accepts.
+//
+// The measurement: a server that throttles with a token bucket (rate R, burst B) has an
+// empty bucket at the moment it refuses a request. Between two refusals at t1 and t2 it
+// therefore accepted exactly R*(t2-t1) requests, provided its bucket never sat full (it
+// does not, while the client pushes at or above R and pauses no longer than B/R). So
+// acceptances/(t2-t1) measures R, Retry-After pauses included, and the controller can jump
+// straight to it: one blind cut at the first throttle, one measured cut at the second,
+// then a slow additive climb that probes for more. A measurement is only ever low (idle
+// client, bucket capped during a long pause), so the climb repairs any error.
+//
+// aimd is not safe for concurrent use; Limiter guards it.
+type aimd struct {
+	ceil, floor float64 // bounds, requests/s
+	rate        float64 // current rate
+	base        float64 // rate right after the last cut: the additive step is a fraction of it
+	lastCut     time.Time
+	quietUntil  time.Time // throttles before this are echoes of the last episode
+	accepted    int64     // acceptances since lastCut
+}
+
+func newAIMD(ceil, floor float64) *aimd {
+	return &aimd{ceil: ceil, floor: min(floor, ceil), rate: ceil, base: ceil}
+}
+
+// throttled records a refusal for rate at now, with the Retry-After the remote end asked
+// for (0 if none). It reports whether the rate was cut.
+func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
+	if now.Before(a.quietUntil) {
+		return false
+	}
+	next := a.rate * blindCut
+	if !a.lastCut.IsZero() && a.accepted >= minSamples {
+		if secs := now.Sub(a.lastCut).Seconds(); secs > 0 {
+			est := float64(a.accepted) / secs * estimateMargin
+			next = min(est, a.rate*maxCut)
+		}
+	}
+	a.rate = math.Max(a.floor, math.Min(a.ceil, next))
+	a.base = a.rate
+	a.lastCut = now
+	a.accepted = 0
+	a.quietUntil = now.Add(max(retryAfter, episode))
+	return true
+}
+
+// succeeded records an accepted request and climbs additively: sending at rate r, the
+// rate grows by climb*base per second.
+func (a *aimd) succeeded() {
+	a.accepted++
+	if a.rate < a.ceil {
+		a.rate = math.Min(a.ceil, a.rate+climb*a.base/a.rate)
+	}
+}
+
+// burst returns the bucket size to use at the current rate: the configured burst while
+// the rate has never been cut, and at most burstSpan's worth of requests afterwards.
+func (a *aimd) burst(configured int) int {
+	if a.lastCut.IsZero() {
+		return configured
+	}
+	return max(1, min(configured, int(a.rate*burstSpan.Seconds())))
+}
