@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Segment's regional endpoints.
@@ -247,12 +248,29 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 		se.RetryAfter = ra
 	}
-	var head [MaxErrorBody]byte
-	n, _ := io.ReadFull(resp.Body, head[:])
+	// Read a little more than we keep, so that a write key cut by the
+	// truncation is still scrubbed whole.
+	head := make([]byte, MaxErrorBody+len(c.authB64))
+	n, _ := io.ReadFull(resp.Body, head)
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	_ = resp.Body.Close()
-	se.Body = c.scrub(strings.TrimSpace(strings.ToValidUTF8(string(head[:n]), "\uFFFD")))
+	se.Body = c.errorBody(head[:n])
 	return code, se
+}
+
+// errorBody turns the start of a response body into StatusError.Body:
+// write key scrubbed, cut to MaxErrorBody bytes on a rune boundary, valid
+// UTF-8, surrounding space trimmed.
+func (c *Client) errorBody(head []byte) string {
+	s := c.scrub(string(head))
+	if len(s) > MaxErrorBody {
+		cut := MaxErrorBody
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // scrub removes the write key (plain or in its Basic-auth form) from s.

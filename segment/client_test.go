@@ -1,0 +1,403 @@
+package segment_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segloop/segloop/segment"
+)
+
+const testKey = "wk_TEST_secret_0123456789"
+
+var fixedNow = time.Date(2024, 1, 2, 3, 4, 5, 123000000, time.UTC)
+
+func newTestClient(t *testing.T, endpoint string, mod ...func(*segment.Config)) *segment.Client {
+	t.Helper()
+	cfg := segment.Config{WriteKey: testKey, Endpoint: endpoint, Now: func() time.Time { return fixedNow }}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	c, err := segment.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestClientIdentifyGolden(t *testing.T) {
+	srv := newScriptServer(t)
+	c := newTestClient(t, srv.URL)
+	in := goldenIdentify()
+	ev, err := in.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := c.Identify(context.Background(), ev, 0)
+	if code != 200 || err != nil {
+		t.Fatalf("Identify = %d, %v", code, err)
+	}
+	req := srv.last(t)
+	if req.method != http.MethodPost || req.path != "/v1/identify" {
+		t.Errorf("request %s %s, want POST /v1/identify", req.method, req.path)
+	}
+	checkGolden(t, "identify_request.json", req.body)
+	checkGolden(t, "auth_header.txt", []byte(req.header.Get("Authorization")))
+	checkHeaders(t, req.header, "segloop/"+segment.Version, "")
+}
+
+func TestClientBatchGolden(t *testing.T) {
+	srv := newScriptServer(t)
+	c := newTestClient(t, srv.URL+"/", func(cfg *segment.Config) { cfg.UserAgent = "segloop-test/1" })
+	first := goldenIdentify()
+	second := segment.Identify{UserID: "u-1002", Email: "bob@example.com", MessageID: segment.MessageID("run-1", 1, "u-1002")}
+	var events [][]byte
+	for _, in := range []segment.Identify{first, second} {
+		ev, err := in.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, ev)
+	}
+	code, err := c.Batch(context.Background(), events, 2)
+	if code != 200 || err != nil {
+		t.Fatalf("Batch = %d, %v", code, err)
+	}
+	req := srv.last(t)
+	if req.path != "/v1/batch" {
+		t.Errorf("path %s, want /v1/batch", req.path)
+	}
+	checkGolden(t, "batch_request.json", req.body)
+	checkHeaders(t, req.header, "segloop-test/1", "2")
+	var body struct {
+		Batch  []map[string]any `json:"batch"`
+		SentAt time.Time        `json:"sentAt"`
+	}
+	if err := json.Unmarshal(req.body, &body); err != nil || len(body.Batch) != 2 || !body.SentAt.Equal(fixedNow) {
+		t.Errorf("batch body decodes to %d events, sentAt %v, err %v", len(body.Batch), body.SentAt, err)
+	}
+}
+
+func checkHeaders(t *testing.T, h http.Header, ua, retry string) {
+	t.Helper()
+	if got := h.Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	if got := h.Get("User-Agent"); got != ua {
+		t.Errorf("User-Agent = %q, want %q", got, ua)
+	}
+	if got, ok := h["X-Retry-Count"]; retry == "" && ok || retry != "" && (len(got) != 1 || got[0] != retry) {
+		t.Errorf("X-Retry-Count = %q (present %v), want %q", got, ok, retry)
+	}
+	if user, pass, ok := (&http.Request{Header: h}).BasicAuth(); !ok || user != testKey || pass != "" {
+		t.Errorf("BasicAuth = %q, %q, %v; want the write key and an empty password", user, pass, ok)
+	}
+}
+
+func TestClientRetryCount(t *testing.T) {
+	srv := newScriptServer(t)
+	c := newTestClient(t, srv.URL)
+	ev := []byte(`{"type":"identify","userId":"u"}`)
+	for _, tt := range []struct {
+		retry int
+		want  string
+	}{{0, ""}, {1, "1"}, {4, "4"}} {
+		t.Run(fmt.Sprint(tt.retry), func(t *testing.T) {
+			if _, err := c.Identify(context.Background(), ev, tt.retry); err != nil {
+				t.Fatal(err)
+			}
+			checkHeaders(t, srv.last(t).header, "segloop/"+segment.Version, tt.want)
+		})
+	}
+}
+
+// TestClientStatusMatrix walks SEGMENT.md's table through the real client.
+func TestClientStatusMatrix(t *testing.T) {
+	// HTTP dates have whole seconds; fixedNow is .123 s past one.
+	in30s := fixedNow.Add(30 * time.Second).Format(http.TimeFormat)
+	type want struct {
+		code    int
+		verdict segment.Verdict
+	}
+	retry := segment.Verdict{Retry: true}
+	tests := []struct {
+		name  string
+		reply reply
+		want  want
+	}{
+		{"200", reply{code: 200, body: `{"success":true}`}, want{200, segment.Verdict{}}},
+		{"204 no body", reply{code: 204}, want{204, segment.Verdict{}}},
+		{"202 plain body", reply{code: 202, body: "not json"}, want{202, segment.Verdict{}}},
+		{"429 seconds", reply{code: 429, header: map[string]string{"Retry-After": "3"}},
+			want{429, segment.Verdict{Retry: true, Throttled: true, RetryAfter: 3 * time.Second}}},
+		{"429 http-date", reply{code: 429, header: map[string]string{"Retry-After": in30s}},
+			want{429, segment.Verdict{Retry: true, Throttled: true, RetryAfter: 30*time.Second - 123*time.Millisecond}}},
+		{"429 over cap", reply{code: 429, header: map[string]string{"Retry-After": "3600"}},
+			want{429, segment.Verdict{Retry: true, Throttled: true, RetryAfter: segment.MaxRetryAfter}}},
+		{"429 garbage Retry-After", reply{code: 429, header: map[string]string{"Retry-After": "later"}},
+			want{429, segment.Verdict{Retry: true, Throttled: true}}},
+		{"429 without", reply{code: 429}, want{429, segment.Verdict{Retry: true, Throttled: true}}},
+		{"408", reply{code: 408}, want{408, retry}},
+		{"410", reply{code: 410}, want{410, retry}},
+		{"460", reply{code: 460}, want{460, retry}},
+		{"500", reply{code: 500, body: "Internal Server Error"}, want{500, retry}},
+		{"502", reply{code: 502}, want{502, retry}},
+		{"503 with Retry-After", reply{code: 503, header: map[string]string{"Retry-After": "5"}}, want{503, retry}},
+		{"504", reply{code: 504}, want{504, retry}},
+		{"501", reply{code: 501}, want{501, segment.Verdict{}}},
+		{"505", reply{code: 505}, want{505, segment.Verdict{}}},
+		{"511", reply{code: 511}, want{511, segment.Verdict{}}},
+		{"400", reply{code: 400, body: "Bad Request"}, want{400, segment.Verdict{}}},
+		{"401", reply{code: 401}, want{401, segment.Verdict{Fatal: true}}},
+		{"403", reply{code: 403}, want{403, segment.Verdict{Fatal: true}}},
+		{"404", reply{code: 404}, want{404, segment.Verdict{}}},
+		{"413", reply{code: 413}, want{413, segment.Verdict{}}},
+		{"422", reply{code: 422}, want{422, segment.Verdict{}}},
+		{"301 not followed", reply{code: 301, header: map[string]string{"Location": "/moved"}}, want{301, segment.Verdict{}}},
+		{"307 not followed", reply{code: 307, header: map[string]string{"Location": "/moved"}}, want{307, segment.Verdict{}}},
+		{"connection reset", reply{reset: true}, want{0, retry}},
+		{"timeout", reply{hang: true}, want{0, retry}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newScriptServer(t, tt.reply)
+			c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.Timeout = 100 * time.Millisecond })
+			for _, call := range []string{"identify", "batch"} {
+				ev := []byte(`{"type":"identify","userId":"u"}`)
+				var code int
+				var err error
+				if call == "identify" {
+					code, err = c.Identify(context.Background(), ev, 0)
+				} else {
+					code, err = c.Batch(context.Background(), [][]byte{ev}, 0)
+				}
+				if code != tt.want.code {
+					t.Errorf("%s: status %d, want %d (err %v)", call, code, tt.want.code, err)
+				}
+				if got := segment.Classify(err); got != tt.want.verdict {
+					t.Errorf("%s: Classify(%v) = %+v, want %+v", call, err, got, tt.want.verdict)
+				}
+				var se *segment.StatusError
+				switch {
+				case code >= 200 && code < 300:
+					if err != nil {
+						t.Errorf("%s: err = %v, want nil", call, err)
+					}
+				case code == 0:
+					var re *segment.RequestError
+					if !errors.As(err, &re) {
+						t.Errorf("%s: err = %T %v, want *RequestError", call, err, err)
+					}
+				case !errors.As(err, &se) || se.Code != code || se.Body != tt.reply.body:
+					t.Errorf("%s: err = %#v, want *StatusError{Code: %d, Body: %q}", call, err, code, tt.reply.body)
+				}
+			}
+			if n := srv.count(); n != 2 {
+				t.Errorf("server saw %d requests, want 2 (redirects must not be followed)", n)
+			}
+		})
+	}
+}
+
+func TestClientCanceled(t *testing.T) {
+	srv := newScriptServer(t, reply{hang: true})
+	c := newTestClient(t, srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code, err := c.Identify(ctx, []byte(`{"userId":"u"}`), 0)
+		if code != 0 || !errors.Is(err, context.Canceled) || segment.Classify(err).Retry {
+			t.Errorf("Identify = %d, %v; want 0, context.Canceled, not retryable", code, err)
+		}
+	}()
+	for srv.count() == 0 {
+		time.Sleep(time.Millisecond) // wait until the request is in flight
+	}
+	cancel()
+	<-done
+}
+
+// TestClientConnectionReuse checks that bodies are drained so that one
+// keep-alive connection serves every sequential request, whatever the answer.
+func TestClientConnectionReuse(t *testing.T) {
+	big := strings.Repeat("e", 20000)
+	var script []reply
+	for i := range 30 {
+		switch i % 5 {
+		case 0:
+			script = append(script, reply{code: 200, body: big})
+		case 1:
+			script = append(script, reply{code: 400, body: big})
+		case 2:
+			script = append(script, reply{code: 429, header: map[string]string{"Retry-After": "1"}, body: "slow down"})
+		case 3:
+			script = append(script, reply{code: 503})
+		default:
+			script = append(script, reply{code: 302, header: map[string]string{"Location": "/x"}, body: big})
+		}
+	}
+	srv := newScriptServer(t, script...)
+	c := newTestClient(t, srv.URL)
+	for range script {
+		code, err := c.Batch(context.Background(), [][]byte{[]byte(`{"type":"identify","userId":"u"}`)}, 0)
+		if code == 0 {
+			t.Fatalf("request failed: %v", err)
+		}
+		var se *segment.StatusError
+		if errors.As(err, &se) && len(se.Body) > segment.MaxErrorBody {
+			t.Errorf("StatusError.Body is %d bytes, want at most %d", len(se.Body), segment.MaxErrorBody)
+		}
+	}
+	if n := srv.newConns.Load(); n != 1 {
+		t.Errorf("%d connections opened for %d sequential requests, want 1", n, len(script))
+	}
+}
+
+// TestClientConcurrent hammers one client from several goroutines so that the
+// race detector sees the pooled request bodies, and checks every body arrives intact.
+func TestClientConcurrent(t *testing.T) {
+	srv := newScriptServer(t)
+	c := newTestClient(t, srv.URL)
+	const workers, perWorker = 8, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range perWorker {
+				uid := fmt.Sprintf("u-%d-%d", w, i)
+				ev, _ := (&segment.Identify{UserID: uid, Traits: map[string]any{"i": i}}).AppendJSON(nil)
+				var err error
+				if i%2 == 0 {
+					_, err = c.Identify(context.Background(), ev, 0)
+				} else {
+					_, err = c.Batch(context.Background(), [][]byte{ev, ev}, 0)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	seen := map[string]int{}
+	for _, r := range srv.requests {
+		var one struct {
+			UserID string            `json:"userId"`
+			Batch  []json.RawMessage `json:"batch"`
+		}
+		if err := json.Unmarshal(r.body, &one); err != nil {
+			t.Fatalf("corrupt body %q: %v", r.body, err)
+		}
+		if one.UserID != "" {
+			seen[one.UserID]++
+		}
+		for _, ev := range one.Batch {
+			var e struct {
+				UserID string `json:"userId"`
+			}
+			_ = json.Unmarshal(ev, &e)
+			seen[e.UserID]++
+		}
+	}
+	if len(seen) != workers*perWorker {
+		t.Errorf("saw %d distinct users, want %d", len(seen), workers*perWorker)
+	}
+}
+
+func TestClientSuppliedHTTPClient(t *testing.T) {
+	srv := newScriptServer(t, reply{code: 302, header: map[string]string{"Location": "/elsewhere"}})
+	followed := 0
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { followed++; return nil }}
+	c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.HTTPClient = hc })
+	code, err := c.Batch(context.Background(), nil, 0)
+	if code != 302 || segment.Classify(err) != (segment.Verdict{}) || srv.count() != 1 {
+		t.Errorf("Batch = %d, %v after %d requests; want a permanent 302 and no redirect", code, err, srv.count())
+	}
+	if _ = hc.CheckRedirect(nil, nil); followed != 1 {
+		t.Error("the caller's http.Client was modified")
+	}
+}
+
+func TestNewClientErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  segment.Config
+	}{
+		{"empty key", segment.Config{}},
+		{"blank key", segment.Config{WriteKey: "  "}},
+		{"bad scheme", segment.Config{WriteKey: testKey, Endpoint: "ftp://api.segment.io"}},
+		{"no scheme", segment.Config{WriteKey: testKey, Endpoint: "api.segment.io"}},
+		{"no host", segment.Config{WriteKey: testKey, Endpoint: "https://"}},
+		{"unparsable", segment.Config{WriteKey: testKey, Endpoint: "https://[::1"}},
+		{"credentials", segment.Config{WriteKey: testKey, Endpoint: "https://" + testKey + ":x@api.segment.io"}},
+		{"query", segment.Config{WriteKey: testKey, Endpoint: "https://api.segment.io?key=" + testKey}},
+		{"negative timeout", segment.Config{WriteKey: testKey, Timeout: -time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := segment.NewClient(tt.cfg)
+			if c != nil || !errors.Is(err, segment.ErrConfig) {
+				t.Errorf("NewClient = %v, %v; want nil, ErrConfig", c, err)
+			}
+		})
+	}
+	for _, ok := range []string{"", "https://api.segment.io", "http://127.0.0.1:8080/", "https://proxy.example/segment/v1"} {
+		if _, err := segment.NewClient(segment.Config{WriteKey: testKey, Endpoint: ok}); err != nil {
+			t.Errorf("NewClient(endpoint %q) = %v", ok, err)
+		}
+	}
+}
+
+func TestRegionEndpoint(t *testing.T) {
+	tests := []struct {
+		region, want string
+		wantErr      bool
+	}{
+		{"us", segment.EndpointUS, false},
+		{"US", segment.EndpointUS, false},
+		{" eu ", segment.EndpointEU, false},
+		{"Eu", segment.EndpointEU, false},
+		{"", "", true},
+		{"apac", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region, func(t *testing.T) {
+			got, err := segment.RegionEndpoint(tt.region)
+			if got != tt.want || (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, segment.ErrConfig)) {
+				t.Errorf("RegionEndpoint(%q) = %q, %v", tt.region, got, err)
+			}
+		})
+	}
+}
+
+func BenchmarkClientBatch(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer srv.Close()
+	c, err := segment.NewClient(segment.Config{WriteKey: testKey, Endpoint: srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([][]byte, 100)
+	for i := range evs {
+		evs[i], _ = (&segment.Identify{UserID: fmt.Sprint("user-", i), Email: "a@b.co"}).AppendJSON(nil)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Batch(context.Background(), evs, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
