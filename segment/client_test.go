@@ -219,9 +219,7 @@ func TestClientCanceled(t *testing.T) {
 			t.Errorf("Identify = %d, %v; want 0, context.Canceled, not retryable", code, err)
 		}
 	}()
-	for srv.count() == 0 {
-		time.Sleep(time.Millisecond) // wait until the request is in flight
-	}
+	<-srv.hanging // the request is in flight
 	cancel()
 	<-done
 }

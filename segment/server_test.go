@@ -35,11 +35,12 @@ type scriptServer struct {
 	script   []reply
 	requests []captured
 	newConns atomic.Int64
+	hanging  chan struct{} // receives once per request held by a hang reply
 }
 
 func newScriptServer(t *testing.T, script ...reply) *scriptServer {
 	t.Helper()
-	s := &scriptServer{script: script}
+	s := &scriptServer{script: script, hanging: make(chan struct{}, 16)}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
@@ -74,6 +75,10 @@ func (s *scriptServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	case rep.hang:
+		select {
+		case s.hanging <- struct{}{}:
+		default:
+		}
 		<-r.Context().Done()
 		return
 	}
