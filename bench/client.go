@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Client names, as they appear in the table and the JSON.
+const (
+	clientSegloop = "segloop"
+	clientAgo     = "analytics-go"
+)
+
+// benchWriteKey is the write key every client sends; the sandbox accepts any.
+const benchWriteKey = "bench-write-key"
+
+// clientConfig is one client process of a scenario.
+type clientConfig struct {
+	Name  string   `json:"name"`  // clientSegloop or clientAgo
+	Batch int      `json:"batch"` // items per request
+	Rate  float64  `json:"rate"`  // segloop --rate (0 = no limit); ignored for analytics-go, which has none
+	Extra []string `json:"extra,omitempty"`
+}
+
+// args is the command line of the client for one input file and endpoint.
+func (c clientConfig) args(endpoint, file string) []string {
+	batch := strconv.Itoa(c.Batch)
+	if c.Name == clientAgo {
+		return []string{"--endpoint", endpoint, "--write-key", benchWriteKey, "--batch", batch, file}
+	}
+	args := []string{"import", "--endpoint", endpoint, "--write-key", benchWriteKey,
+		"--batch", batch, "--rate", strconv.FormatFloat(c.Rate, 'f', -1, 64),
+		"--results", "/dev/null", "--log-format", "json"}
+	args = append(args, c.Extra...)
+	return append(args, file)
+}
+
+// clientReport is what the client said about its own run: segloop's summary
+// (stderr, --log-format json) or agoloop's one line (stdout).
+type clientReport struct {
+	OK        int64         `json:"ok"`        // items reported delivered
+	Failed    int64         `json:"failed"`    // items reported failed (plus invalid, for segloop)
+	Requests  int64         `json:"requests"`  // segloop only
+	Throttled int64         `json:"throttled"` // segloop only: 429 answers it saw
+	Retries   int64         `json:"retries"`   // segloop only
+	Paused    time.Duration `json:"paused"`    // segloop only: time paused by Retry-After
+	Parsed    bool          `json:"parsed"`    // whether a report was found
+}
+
+// segloopSummary is the JSON log record segloop import ends with.
+type segloopSummary struct {
+	Msg       string `json:"msg"`
+	OK        int64  `json:"ok"`
+	Invalid   int64  `json:"invalid"`
+	Failed    int64  `json:"failed"`
+	Requests  int64  `json:"requests"`
+	Throttled int64  `json:"throttled"`
+	Retries   int64  `json:"retries"`
+	Paused    string `json:"paused"`
+}
+
+// parseReport reads the client's own report from its output.
+func parseReport(name string, stdout, stderr []byte) clientReport {
+	if name == clientAgo {
+		return parseAgoReport(stdout)
+	}
+	return parseSegloopReport(stderr)
+}
+
+// parseSegloopReport finds the last "import finished" or "import stopped"
+// JSON record on stderr.
+func parseSegloopReport(stderr []byte) clientReport {
+	var r clientReport
+	sc := bufio.NewScanner(bytes.NewReader(stderr))
+	sc.Buffer(make([]byte, 0, 64<<10), outputLimit)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var s segloopSummary
+		if json.Unmarshal(line, &s) != nil || (s.Msg != "import finished" && s.Msg != "import stopped") {
+			continue
+		}
+		r = clientReport{OK: s.OK, Failed: s.Failed + s.Invalid, Requests: s.Requests,
+			Throttled: s.Throttled, Retries: s.Retries, Parsed: true}
+		r.Paused, _ = time.ParseDuration(s.Paused)
+	}
+	return r
+}
+
+// parseAgoReport reads agoloop's "agoloop: enqueued N, succeeded S, failed
+// F, rejected R" line.
+func parseAgoReport(stdout []byte) clientReport {
+	var r clientReport
+	var enqueued, rejected int64
+	i := bytes.Index(stdout, []byte("agoloop: "))
+	if i < 0 {
+		return r
+	}
+	n, _ := fmt.Sscanf(string(stdout[i:]), "agoloop: enqueued %d, succeeded %d, failed %d, rejected %d",
+		&enqueued, &r.OK, &r.Failed, &rejected)
+	r.Failed += rejected
+	r.Parsed = n == 4
+	return r
+}

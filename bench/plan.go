@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"math"
+)
+
+// sizes are the input sizes of a bench: full, or -quick.
+type sizes struct {
+	throughput, limited, single, memSmall, memLarge, faults int
+}
+
+func sizesFor(quick bool) sizes {
+	if quick {
+		return sizes{throughput: 20_000, limited: 2_000, single: 1_050, memSmall: 10_000, memLarge: 100_000, faults: 10_000}
+	}
+	return sizes{throughput: 200_000, limited: 10_000, single: 4_200, memSmall: 100_000, memLarge: 1_000_000, faults: 100_000}
+}
+
+// Rates of the limited scenarios. The server's bucket holds a tenth of a
+// second of requests, as segloop's default --burst does.
+const (
+	limitedRate = 20  // server limit of scenarios 2 and 3
+	tooFastRate = 200 // what segloop is started at in scenario 2
+	singleRate  = 200 // server limit (and client rate) of scenario 4
+	batchSize   = 100
+)
+
+// serverBurst is the server's bucket for a rate: a tenth of a second, at least 1.
+func serverBurst(rate float64) int { return max(1, int(rate/10)) }
+
+// plan returns the six scenarios of issue 7.
+func plan(quick bool) []*scenario {
+	sz := sizesFor(quick)
+	segloop := func(batch int, rate float64) clientConfig {
+		return clientConfig{Name: clientSegloop, Batch: batch, Rate: rate}
+	}
+	ago := clientConfig{Name: clientAgo, Batch: batchSize}
+	return []*scenario{
+		{ID: 1, Name: "throughput, no server limit", Rows: []int{sz.throughput},
+			Clients: []clientConfig{segloop(batchSize, 0), ago}, figures: throughputFigures},
+		{ID: 2, Name: "unknown server limit", Rows: []int{sz.limited},
+			Server:  serverConfig{Rate: limitedRate, Burst: serverBurst(limitedRate)},
+			Clients: []clientConfig{segloop(batchSize, tooFastRate), ago}, figures: unknownLimitFigures},
+		{ID: 3, Name: "known server limit", Rows: []int{sz.limited},
+			Server:  serverConfig{Rate: limitedRate, Burst: serverBurst(limitedRate)},
+			Clients: []clientConfig{segloop(batchSize, limitedRate)}, figures: knownLimitFigures},
+		{ID: 4, Name: "single-event mode", Rows: []int{sz.single},
+			Server:  serverConfig{Rate: singleRate, Burst: serverBurst(singleRate)},
+			Clients: []clientConfig{segloop(1, singleRate)}, figures: singleFigures},
+		{ID: 5, Name: "memory", Rows: []int{sz.memSmall, sz.memLarge},
+			Clients: []clientConfig{segloop(batchSize, 0)}, figures: memoryFigures},
+		{ID: 6, Name: "faults: 10% 503s, 5% resets", Rows: []int{sz.faults},
+			Server:  serverConfig{FailRate: 0.10, ResetRate: 0.05},
+			Clients: []clientConfig{segloop(batchSize, 0), ago}, figures: faultFigures},
+	}
+}
+
+// figs collects the figures of one scenario.
+type figs struct {
+	name string
+	list []figure
+}
+
+func (f *figs) add(metric string, v float64, text, target, verdict string) {
+	f.list = append(f.list, figure{Scenario: f.name, Metric: metric, Value: v, Text: text, Target: target, Verdict: verdict})
+}
+
+// info adds a figure without a target.
+func (f *figs) info(metric string, v float64, format func(float64) string) {
+	f.add(metric, v, format(v), "", "")
+}
+
+func throughputFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	rows := sc.Rows[0]
+	var cpus, walls [2]float64
+	for i, c := range []string{clientSegloop, clientAgo} {
+		walls[i] = medianOf(runs, c, rows, wall)
+		cpus[i] = medianOf(runs, c, rows, cpu)
+		items := medianOf(runs, c, rows, func(r runResult) float64 { return delivered(r) / r.WallSec })
+		f.info(fmt.Sprintf("%s: delivered items/s (%d rows)", c, rows), items, fmtPerSec)
+		f.info(c+": wall time", walls[i], fmtSec)
+		f.info(c+": CPU seconds (user+sys)", cpus[i], fmtSec)
+		f.info(c+": CPU per item", cpus[i]/float64(rows), fmtMicros)
+		f.info(c+": rows not delivered", medianOf(runs, c, rows, notDelivered), fmtCount)
+		f.info(c+": peak RSS", medianOf(runs, c, rows, rssMiB), fmtMiB)
+	}
+	cr := ratio(cpus[0], cpus[1])
+	f.add("CPU seconds, segloop ÷ analytics-go", cr, fmtRatio(cr), "≤ 0.40×", atMost(cr, 0.40))
+	wr := ratio(walls[0], walls[1])
+	f.add("wall time, segloop ÷ analytics-go", wr, fmtRatio(wr), "≤ 0.75×", atMost(wr, 0.75))
+	return f.list
+}
+
+// bound is the least time rows can take in batches at the server's rate:
+// requests ÷ allowed rate.
+func bound(rows, batch int, rate float64) float64 {
+	return math.Ceil(float64(rows)/float64(batch)) / rate
+}
+
+func unknownLimitFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	rows := sc.Rows[0]
+	b := bound(rows, batchSize, sc.Server.Rate)
+	for _, c := range sc.Clients {
+		t := medianOf(runs, c.Name, rows, wall)
+		tr := t / b
+		text := fmt.Sprintf("%s = %s bound %s", fmtRatio(tr), fmtSec(t), fmtSec(b))
+		share := medianOf(runs, c.Name, rows, share429)
+		del := medianOf(runs, c.Name, rows, delivered) / float64(rows)
+		early := medianOf(runs, c.Name, rows, func(r runResult) float64 { return float64(r.Server.EarlyRequests) })
+		if c.Name != clientSegloop {
+			f.add(c.Name+": time ÷ bound", tr, text, "", "")
+			f.info(c.Name+": requests answered 429", share, fmtPct)
+			f.info(c.Name+": rows delivered", del, fmtPct)
+			f.info(c.Name+": rows lost", medianOf(runs, c.Name, rows, notDelivered), fmtCount)
+			f.info(c.Name+": requests inside a Retry-After window", early, fmtCount)
+			continue
+		}
+		f.add(c.Name+": time ÷ bound", tr, text, "≤ 1.15×", atMost(tr, 1.15))
+		f.add(c.Name+": requests answered 429", share, fmtPct(share), "≤ 3%", atMost(share, 0.03))
+		f.add(c.Name+": rows delivered", del, fmtPct(del), "100%", atLeast(del, 1))
+		f.add(c.Name+": requests inside a Retry-After window", early, fmtCount(early), "0", atMost(early, 0))
+	}
+	return f.list
+}
+
+func knownLimitFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	rows := sc.Rows[0]
+	b := bound(rows, batchSize, sc.Server.Rate)
+	t := medianOf(runs, clientSegloop, rows, wall)
+	tr := t / b
+	f.add("segloop: time ÷ bound", tr, fmt.Sprintf("%s = %s bound %s", fmtRatio(tr), fmtSec(t), fmtSec(b)), "≤ 1.05×", atMost(tr, 1.05))
+	share := medianOf(runs, clientSegloop, rows, share429)
+	f.add("segloop: requests answered 429", share, fmtPct(share), "< 1%", below(share, 0.01))
+	f.info("segloop: rows delivered", medianOf(runs, clientSegloop, rows, delivered)/float64(rows), fmtPct)
+	return f.list
+}
+
+func singleFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	rows := sc.Rows[0]
+	achieved := medianOf(runs, clientSegloop, rows, func(r runResult) float64 { return float64(r.Server.Accepted) / r.WallSec })
+	share := achieved / sc.Server.Rate
+	f.add("segloop: accepted requests/s (limit 200/s)", achieved,
+		fmt.Sprintf("%.1f/s = %s of the limit", achieved, fmtPct(share)), "≥ 97%", atLeast(share, 0.97))
+	f.info("segloop: wall time", medianOf(runs, clientSegloop, rows, wall), fmtSec)
+	f.info("segloop: requests answered 429", medianOf(runs, clientSegloop, rows, share429), fmtPct)
+	f.info("segloop: rows delivered", medianOf(runs, clientSegloop, rows, delivered)/float64(rows), fmtPct)
+	return f.list
+}
+
+func memoryFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	small, large := sc.Rows[0], sc.Rows[1]
+	rs := medianOf(runs, clientSegloop, small, rssMiB)
+	rl := medianOf(runs, clientSegloop, large, rssMiB)
+	f.info(fmt.Sprintf("segloop: peak RSS, %d rows", small), rs, fmtMiB)
+	f.add(fmt.Sprintf("segloop: peak RSS, %d rows", large), rl, fmtMiB(rl), "≤ 40 MiB", atMost(rl, 40))
+	r := ratio(rl, rs)
+	f.add("peak RSS, large ÷ small", r, fmtRatio(r), "≤ 1.10×", atMost(r, 1.10))
+	f.info(fmt.Sprintf("segloop: delivered items/s, %d rows", large),
+		medianOf(runs, clientSegloop, large, func(r runResult) float64 { return delivered(r) / r.WallSec }), fmtPerSec)
+	return f.list
+}
+
+func faultFigures(sc *scenario, runs []runResult) []figure {
+	f := &figs{name: sc.Name}
+	rows := sc.Rows[0]
+	for _, c := range sc.Clients {
+		del := medianOf(runs, c.Name, rows, delivered) / float64(rows)
+		if c.Name == clientSegloop {
+			f.add(c.Name+": rows delivered", del, fmtPct(del), "100% (design)", atLeast(del, 1))
+			f.info(c.Name+": retries", medianOf(runs, c.Name, rows, func(r runResult) float64 { return float64(r.Report.Retries) }), fmtCount)
+		} else {
+			f.info(c.Name+": rows delivered", del, fmtPct)
+			f.info(c.Name+": rows lost", medianOf(runs, c.Name, rows, notDelivered), fmtCount)
+		}
+		f.info(c.Name+": requests beyond one per batch", medianOf(runs, c.Name, rows, func(r runResult) float64 {
+			return float64(r.Server.Requests) - math.Ceil(float64(rows)/float64(batchSize))
+		}), fmtCount)
+		f.info(c.Name+": duplicate events (same messageId)", medianOf(runs, c.Name, rows, func(r runResult) float64 { return float64(r.Server.Duplicates) }), fmtCount)
+		f.info(c.Name+": wall time", medianOf(runs, c.Name, rows, wall), fmtSec)
+	}
+	return f.list
+}
