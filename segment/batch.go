@@ -95,6 +95,9 @@ func (p *Packer) Add(event []byte) bool {
 	if len(p.events) >= p.maxEvents || p.size+len(event)+1 > p.maxBytes {
 		return false
 	}
+	if p.events == nil {
+		p.events = make([][]byte, 0, min(p.maxEvents, 256))
+	}
 	p.events = append(p.events, event)
 	p.size += len(event) + 1
 	return true

@@ -169,7 +169,11 @@ func TestClientStatusMatrix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newScriptServer(t, tt.reply)
-			c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.Timeout = 100 * time.Millisecond })
+			c := newTestClient(t, srv.URL, func(cfg *segment.Config) {
+				if tt.reply.hang {
+					cfg.Timeout = 100 * time.Millisecond // only the hanging server needs to time out
+				}
+			})
 			for _, call := range []string{"identify", "batch"} {
 				ev := []byte(`{"type":"identify","userId":"u"}`)
 				var code int
