@@ -31,11 +31,16 @@ type rowSplitter struct {
 }
 
 func newRowSplitter(r io.Reader, delim rune, max int) *rowSplitter {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
-		_, _ = br.Discard(3) // the UTF-8 byte order mark
-	}
+	br := skipBOM(bufio.NewReaderSize(r, 64<<10))
 	return &rowSplitter{br: br, delim: []byte(string(delim)), max: max, line: 1}
+}
+
+// skipBOM drops a leading UTF-8 byte order mark.
+func skipBOM(br *bufio.Reader) *bufio.Reader {
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	return br
 }
 
 // next reads the next row, skipping blank lines. It returns io.EOF at the

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ const jsonSlack = 64 << 10
 // limit; beyond it, and on any syntax error in the array, reading stops with
 // a *StreamError naming line and byte offset, after every element before the
 // fault has been returned. Data after the closing ']' is a *StreamError too.
+// A leading UTF-8 byte order mark is dropped; offsets count from after it.
 //
 // A JSONReader is not safe for concurrent use.
 type JSONReader struct {
@@ -34,7 +36,7 @@ type JSONReader struct {
 // NewJSONReader returns a reader of the JSON array in r.
 func NewJSONReader(r io.Reader, opts Options) *JSONReader {
 	j := &JSONReader{max: opts.maxItem()}
-	j.cr = countingReader{r: r, limit: int64(j.max) + jsonSlack}
+	j.cr = countingReader{r: skipBOM(bufio.NewReaderSize(r, 32<<10)), limit: int64(j.max) + jsonSlack}
 	j.dec = json.NewDecoder(&j.cr)
 	return j
 }

@@ -12,7 +12,8 @@ import (
 // Blank lines are skipped (but counted in Line). A line that does not parse,
 // holds something other than one object, holds invalid UTF-8 or is longer than
 // MaxItemBytes is an item error; an overlong line is skipped to its end
-// without being held in memory. A final line without '\n' is read as well.
+// without being held in memory. A final line without '\n' is read as well,
+// and a leading UTF-8 byte order mark is dropped.
 //
 // An NDJSONReader is not safe for concurrent use.
 type NDJSONReader struct {
@@ -25,7 +26,7 @@ type NDJSONReader struct {
 
 // NewNDJSONReader returns a reader of the JSON Lines in r.
 func NewNDJSONReader(r io.Reader, opts Options) *NDJSONReader {
-	return &NDJSONReader{br: bufio.NewReaderSize(r, 64<<10), max: opts.maxItem(), line: 1}
+	return &NDJSONReader{br: skipBOM(bufio.NewReaderSize(r, 64<<10)), max: opts.maxItem(), line: 1}
 }
 
 // Next returns the next line's item; Raw holds the line without its line
