@@ -23,7 +23,9 @@
 //
 // Templates never execute code, read files or the environment; Parse rejects
 // mappings over MaxMappingBytes, MaxPlaceholders or MaxDepth, and an Apply
-// whose mixed-text output exceeds MaxOutputBytes fails with ErrLimit.
+// whose mixed text, plus the text copied by the json, lower and upper filters,
+// exceeds MaxOutputBytes fails with ErrLimit. Single placeholders share the
+// item's values rather than copy them.
 package mapping
 
 import (

@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -108,6 +109,23 @@ func TestApplyOutputLimit(t *testing.T) {
 	}
 	if want := "name: limit exceeded"; !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("got %q, want prefix %q", err, want)
+	}
+}
+
+func TestApplyFilterCopyLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"traits": {`)
+	for i := range 100 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"t%d": "{{item.big | upper}}"`, i)
+	}
+	b.WriteString("}}")
+	m := mustParse(t, b.String())
+	_, err := m.Apply(mapping.Env{Item: map[string]any{"big": strings.Repeat("x", 64<<10)}})
+	if !errors.Is(err, mapping.ErrLimit) {
+		t.Fatalf("got %v, want ErrLimit", err)
 	}
 }
 

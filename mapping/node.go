@@ -32,7 +32,7 @@ const (
 	MaxMappingBytes = 1 << 20   // size of a mapping file
 	MaxPlaceholders = 10_000    // placeholders in one mapping
 	MaxDepth        = 32        // nesting of objects and arrays in a mapping
-	MaxOutputBytes  = 256 << 10 // text rendered by the mixed-text templates of one Apply
+	MaxOutputBytes  = 256 << 10 // text rendered by mixed-text templates and copied by filters, per Apply
 )
 
 // builder turns decoded JSON into nodes, counting placeholders.
@@ -198,6 +198,13 @@ func (e *evaluator) value(ph *placeholder) (any, bool, error) {
 		ok = false // an empty cell never blanks a field
 	}
 	for _, f := range ph.filters {
+		// Filters that copy text are charged against the output budget, so
+		// many placeholders over one large value cannot multiply it.
+		if s, isStr := v.(string); isStr && (f.kind == filterJSON || f.kind == filterLower || f.kind == filterUpper) {
+			if e.budget -= len(s); e.budget < 0 {
+				return nil, false, fmt.Errorf("%w: %w: filters copy more than %d bytes", ErrLimit, errOutput, MaxOutputBytes)
+			}
+		}
 		var err error
 		if v, ok, err = f.apply(v, ok); err != nil {
 			return nil, false, err

@@ -100,7 +100,7 @@ func (c *CSVReader) Next() (Record, error) {
 	rec := c.parse()
 	rec.Index = c.index
 	c.index++
-	if rec.Err != nil || c.header == nil {
+	if rec.Err != nil {
 		return rec, nil
 	}
 	if len(rec.Cells) > len(c.header) {
