@@ -21,7 +21,9 @@ type Record struct {
 	// so failed rows can be written back in the input's own format.
 	Cells []string
 	// Raw holds a JSON item's bytes, or a CSV row's bytes when the row could
-	// not be parsed into cells. The caller owns it.
+	// not be parsed into cells or holds invalid UTF-8. It is nil for an item
+	// skipped as larger than MaxItemBytes. The caller owns it: it stays valid
+	// after later calls to Next.
 	Raw []byte
 	// Err is this item's error, an *ItemError; reading goes on after it.
 	Err error
