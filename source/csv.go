@@ -30,6 +30,7 @@ type CSVReader struct {
 	header []string
 	index  int64
 	max    int
+	err    error // sticky: io.EOF or the fatal error
 }
 
 // NewCSVReader reads the header row of r and returns a reader of the rows
@@ -91,10 +92,14 @@ func (c *CSVReader) readHeader() error {
 
 // Next returns the next row. See CSVReader for the rules.
 func (c *CSVReader) Next() (Record, error) {
+	if c.err != nil {
+		return Record{}, c.err
+	}
 	if err := c.split.next(); err != nil {
 		if err != io.EOF {
 			err = &StreamError{Line: c.split.line, Err: err}
 		}
+		c.err = err
 		return Record{}, err
 	}
 	rec := c.parse()

@@ -157,4 +157,7 @@ func TestCSVReadErrorIsFatal(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("got %d records before the error, want 1", len(got))
 	}
+	if _, again := r.Next(); again != err {
+		t.Fatalf("Next after a fatal error returned %v, want the same error", again)
+	}
 }

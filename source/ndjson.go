@@ -22,6 +22,7 @@ type NDJSONReader struct {
 	max   int
 	line  int // line of the next unread byte
 	index int64
+	err   error // sticky fatal error
 }
 
 // NewNDJSONReader returns a reader of the JSON Lines in r.
@@ -32,6 +33,9 @@ func NewNDJSONReader(r io.Reader, opts Options) *NDJSONReader {
 // Next returns the next line's item; Raw holds the line without its line
 // ending.
 func (n *NDJSONReader) Next() (Record, error) {
+	if n.err != nil {
+		return Record{}, n.err
+	}
 	for {
 		n.buf = n.buf[:0]
 		start := n.line
@@ -52,7 +56,8 @@ func (n *NDJSONReader) Next() (Record, error) {
 				break
 			}
 			if err != nil {
-				return Record{}, &StreamError{Line: n.line, Err: err}
+				n.err = &StreamError{Line: n.line, Err: err}
+				return Record{}, n.err
 			}
 			n.line++
 			break

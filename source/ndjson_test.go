@@ -2,6 +2,7 @@ package source_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -67,5 +68,20 @@ func TestNDJSONRawOwned(t *testing.T) {
 	second, _ := r.Next()
 	if string(first.Raw) != `{"a":1}` || string(second.Raw) != `{"b":2}` {
 		t.Fatalf("got raw %q and %q", first.Raw, second.Raw)
+	}
+}
+
+func TestNDJSONReadErrorIsFatal(t *testing.T) {
+	r := source.NewNDJSONReader(&failingReader{data: "{\"id\":\"u1\"}\n{\"id\""}, source.Options{})
+	got, err := readAll(t, r)
+	var se *source.StreamError
+	if !errors.As(err, &se) || se.Line != 2 || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("got %v, want a *StreamError on line 2 about the disk", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d records before the error, want 1", len(got))
+	}
+	if _, again := r.Next(); again != err {
+		t.Fatalf("Next after a fatal error returned %v, want the same error", again)
 	}
 }
