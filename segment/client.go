@@ -194,7 +194,8 @@ func (c *Client) GoString() string { return c.String() }
 // as X-Retry-Count. Identify makes exactly one attempt and returns the HTTP
 // status: 2xx gives (status, nil); any other status a *StatusError; no
 // answer at all (connection failure, reset, timeout) (0, *RequestError).
-// event is copied; the caller may reuse it once Identify returns.
+// event is copied; the caller may reuse it once Identify returns. An event
+// that does not end in '}' gives (0, *ValidationError) and sends nothing.
 func (c *Client) Identify(ctx context.Context, event []byte, retry int) (int, error) {
 	end := len(event) - 1
 	for end >= 0 && isSpace(event[end]) {
@@ -203,9 +204,16 @@ func (c *Client) Identify(ctx context.Context, event []byte, retry int) (int, er
 	if end < 1 || event[end] != '}' {
 		return 0, &ValidationError{Field: "event", Msg: "is not a serialized JSON object"}
 	}
+	prev := end - 1 // the last byte before the closing brace that is not space
+	for prev >= 0 && isSpace(event[prev]) {
+		prev--
+	}
 	body := getReqBody()
 	b := append(body.buf, event[:end]...)
-	b = append(b, `,"sentAt":"`...)
+	if prev >= 0 && event[prev] != '{' {
+		b = append(b, ',')
+	}
+	b = append(b, `"sentAt":"`...)
 	b = c.now().UTC().AppendFormat(b, time.RFC3339Nano)
 	body.buf = append(b, `"}`...)
 	return c.post(ctx, c.identifyURL, "/v1/identify", body, retry)

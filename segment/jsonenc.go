@@ -106,6 +106,14 @@ func (e *encoder) appendValue(dst []byte, v any, d int) ([]byte, error) {
 		return strconv.AppendUint(dst, v, 10), nil
 	case uint:
 		return strconv.AppendUint(dst, uint64(v), 10), nil
+	case json.Number:
+		// As encoding/json: "" is 0, an invalid literal is an error (below).
+		if v == "" {
+			return append(dst, '0'), nil
+		}
+		if validNumber(string(v)) {
+			return append(dst, v...), nil
+		}
 	case map[string]any:
 		return e.appendObject(dst, v, d)
 	case []any:
@@ -139,7 +147,7 @@ func (e *encoder) appendValue(dst []byte, v any, d int) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	}
-	// json.Number, json.RawMessage, structs, typed maps, time.Time, ...
+	// json.RawMessage, structs, typed maps, time.Time, invalid json.Number, ...
 	b, err := json.Marshal(v)
 	if err != nil {
 		return dst, e.errorf("value cannot be encoded as JSON: %v", err)
@@ -227,4 +235,45 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// validNumber reports whether s is a JSON number literal (RFC 8259 section 6):
+// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+func validNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && '1' <= s[i] && s[i] <= '9':
+		digits()
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

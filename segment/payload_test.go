@@ -117,6 +117,23 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+func TestJSONNumber(t *testing.T) {
+	tests := []string{"0", "-0", "12", "-12.50", "1e9", "1E+9", "2.5e-3", "", "01", "1.", ".5", "-", "1e", "1e+", "+1", "0x10", "1_000", "NaN", "1.5.5", "9999999999999999999999"}
+	for _, n := range tests {
+		t.Run(n, func(t *testing.T) {
+			traits := map[string]any{"n": json.Number(n)}
+			got, err := (&segment.Identify{UserID: "u", Traits: traits}).AppendJSON(nil)
+			want, wantErr := json.Marshal(traits)
+			if (err != nil) != (wantErr != nil) {
+				t.Fatalf("AppendJSON error %v, encoding/json error %v", err, wantErr)
+			}
+			if err == nil && string(got) != `{"type":"identify","userId":"u","traits":`+string(want)+`}` {
+				t.Errorf("AppendJSON = %s, want traits %s", got, want)
+			}
+		})
+	}
+}
+
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "plain", "\x00\x1f\"\\<>&", "\xff\xfe", "\u2028\u2029", "日本語"} {
 		f.Add(s)
@@ -211,4 +228,21 @@ func BenchmarkMarshalAnalytics(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func FuzzJSONNumber(f *testing.F) {
+	for _, s := range []string{"0", "-1.5e+3", "01", "1.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, n string) {
+		traits := map[string]any{"n": json.Number(n)}
+		got, err := (&segment.Identify{UserID: "u", Traits: traits}).AppendJSON(nil)
+		want, wantErr := json.Marshal(traits)
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("%q: AppendJSON error %v, encoding/json error %v", n, err, wantErr)
+		}
+		if err == nil && string(got) != `{"type":"identify","userId":"u","traits":`+string(want)+`}` {
+			t.Errorf("AppendJSON = %s, want traits %s", got, want)
+		}
+	})
 }
