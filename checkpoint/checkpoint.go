@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"sync"
 	"time"
 )
@@ -63,6 +64,8 @@ type File struct {
 	err    error // the last write's error; nil once a write succeeds
 	closed bool
 
+	lockFile *os.File // holds the lock while the File is open; nil where locks are unsupported
+
 	flushMu sync.Mutex // serialises writes; held for a whole flush
 	scratch [][2]int64 // snapshot buffer reused by flush; guarded by flushMu
 
@@ -81,7 +84,10 @@ type File struct {
 // An existing file written for another fingerprint is refused with a
 // *MismatchError (errors.Is(err, ErrMismatch)); a file that cannot be parsed
 // or validated is refused with a *CorruptError (errors.Is(err, ErrCorrupt)).
-// Neither is modified. Otherwise Open writes the checkpoint once before it
+// Neither is modified. A checkpoint already open elsewhere, in this process
+// or another, is refused with ErrLocked (on systems with flock: Linux, the
+// BSDs, macOS); the lock lives in path+".lock", which is left in place.
+// Otherwise Open writes the checkpoint once before it
 // returns, so a path that cannot be written fails here rather than mid-run.
 func Open(path, fingerprint string, opts Options) (*File, error) {
 	switch {
@@ -103,25 +109,44 @@ func Open(path, fingerprint string, opts Options) (*File, error) {
 	if f.interval == 0 {
 		f.interval = DefaultInterval
 	}
-	rec, err := readRecord(path)
+	lf, err := lock(path)
+	if err != nil {
+		return nil, err
+	}
+	f.lockFile = lf
+	if err := f.load(); err != nil {
+		f.unlock()
+		return nil, err
+	}
+	go f.writer()
+	return f, nil
+}
+
+// load reads the existing checkpoint, if any, and writes it back once.
+func (f *File) load() error {
+	rec, err := readRecord(f.path)
 	switch {
 	case err == nil:
-		if rec.Fingerprint != fingerprint {
-			return nil, &MismatchError{Path: path, Stored: rec.Fingerprint, Want: fingerprint}
+		if rec.Fingerprint != f.fingerprint {
+			return &MismatchError{Path: f.path, Stored: rec.Fingerprint, Want: f.fingerprint}
 		}
 		f.runKey = rec.RunKey
 		f.set.setPairs(rec.Ranges)
 	case errors.Is(err, fs.ErrNotExist):
 		// A new checkpoint: empty set, no run key.
 	default:
-		return nil, err
+		return err
 	}
 	f.dirty = true
-	if err := f.flush(); err != nil {
-		return nil, err
+	return f.flush()
+}
+
+// unlock releases the lock taken by Open.
+func (f *File) unlock() {
+	if f.lockFile != nil {
+		_ = f.lockFile.Close()
+		f.lockFile = nil
 	}
-	go f.writer()
-	return f, nil
 }
 
 // Path returns the checkpoint file's path, as given to Open.
@@ -238,6 +263,7 @@ func (f *File) Close() error {
 		close(f.stop)
 		<-f.stopped
 		f.closeErr = f.flush()
+		f.unlock()
 	})
 	return f.closeErr
 }

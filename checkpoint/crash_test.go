@@ -64,7 +64,7 @@ func TestCrashCopies(t *testing.T) {
 	var snaps []snapshot
 	changes := 0
 	rng := rand.New(rand.NewPCG(3, 4))
-	for next.Load() < n && changes < 25 && len(snaps) < 3000 {
+	for next.Load() < n && changes < 25 && len(snaps) < 20000 {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatalf("copy %d: %v", len(snaps), err)

@@ -21,6 +21,10 @@ var (
 	// a different one. It is matched by *RunKeyError.
 	ErrRunKeyConflict = errors.New("checkpoint has a different run key")
 
+	// ErrLocked reports a checkpoint already open in another File, in this
+	// process or another one (on systems with flock).
+	ErrLocked = errors.New("checkpoint is in use")
+
 	// ErrClosed is returned by Mark, Flush and SetRunKey after Close.
 	ErrClosed = errors.New("checkpoint is closed")
 

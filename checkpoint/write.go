@@ -13,6 +13,9 @@ import (
 // scratch file, which the next flush truncates and reuses.
 const tempSuffix = ".tmp"
 
+// lockSuffix names the lock file beside the checkpoint (see lock).
+const lockSuffix = ".lock"
+
 // writeAtomic replaces the file at path with data so that, at any moment and
 // across a crash or power loss, path holds either its old content or the new
 // one, never a mix: it writes path+".tmp" in the same directory, fsyncs it,
