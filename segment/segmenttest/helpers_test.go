@@ -1,11 +1,13 @@
 package segmenttest_test
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -100,3 +102,29 @@ func (c *atomicCounter) next() uint32 { return c.n.Add(1) }
 type nopCloser struct{ io.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// hijackRecorder is a ResponseRecorder that can be hijacked, as a real
+// connection can; it records whether it was.
+type hijackRecorder struct {
+	*httptest.ResponseRecorder
+	hijacked bool
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.hijacked = true
+	a, b := net.Pipe()
+	b.Close()
+	return a, bufio.NewReadWriter(bufio.NewReader(a), bufio.NewWriter(a)), nil
+}
+
+// doHijackable is do with a hijackable recorder.
+func doHijackable(t *testing.T, h http.Handler, c call) *hijackRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.body))
+	if c.key != "" {
+		r.SetBasicAuth(c.key, c.pass)
+	}
+	w := &hijackRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(w, r)
+	return w
+}
