@@ -8,17 +8,12 @@ import (
 	"github.com/segloop/segloop/checkpoint"
 )
 
-// BenchmarkMark measures Mark with the writer idle (a long Interval), for
-// in-order marks, the nearly in-order marks of a worker pool, and from
-// parallel goroutines.
+// BenchmarkMark measures Mark for in-order marks, the nearly in-order marks
+// of a worker pool and marks from parallel goroutines, with the writer idle
+// (a long Interval), and in order with the writer busy every millisecond.
 func BenchmarkMark(b *testing.B) {
 	open := func(b *testing.B) *checkpoint.File {
-		f, err := checkpoint.Open(filepath.Join(b.TempDir(), "c"), "fp", checkpoint.Options{Interval: time.Hour})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = f.Close() })
-		return f
+		return openBench(b, time.Hour)
 	}
 	b.Run("in order", func(b *testing.B) {
 		f := open(b)
@@ -40,6 +35,16 @@ func BenchmarkMark(b *testing.B) {
 			}
 		}
 	})
+	b.Run("in order writing every ms", func(b *testing.B) {
+		// The background writer runs while marking: Mark never waits on I/O.
+		f := openBench(b, time.Millisecond)
+		b.ReportAllocs()
+		for i := range b.N {
+			if err := f.Mark(int64(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("parallel", func(b *testing.B) {
 		f := open(b)
 		var next atomicCounter
@@ -53,6 +58,16 @@ func BenchmarkMark(b *testing.B) {
 			}
 		})
 	})
+}
+
+func openBench(b *testing.B, interval time.Duration) *checkpoint.File {
+	b.Helper()
+	f, err := checkpoint.Open(filepath.Join(b.TempDir(), "c"), "fp", checkpoint.Options{Interval: interval})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = f.Close() })
+	return f
 }
 
 // BenchmarkDone measures Done below the watermark and among gaps.
