@@ -44,6 +44,10 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	defer abort(nil)
 	doCtx, stopDo := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDo()
+	// The limiter must not see ctx's deadline (*rate.Limiter fails at once when a wait
+	// would pass it); waitCtx ends when runCtx does.
+	waitCtx, stopWait := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopWait(nil)
 
 	nBatches := 2*o.Workers + 2
 	e := &engine[T]{
@@ -53,6 +57,7 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 		runCtx:  runCtx,
 		abort:   abort,
 		doCtx:   doCtx,
+		waitCtx: waitCtx,
 		work:    make(chan *batch[T]),
 		results: make(chan *batch[T], o.Workers),
 		free:    make(chan *batch[T], nBatches),
@@ -70,7 +75,7 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	}
 	wg.Go(func() { busy.Wait(); close(e.results) })
 	done := make(chan struct{})
-	wg.Go(func() { drainAfter(runCtx, done, o.DrainTimeout, stopDo) })
+	wg.Go(func() { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo) })
 
 	var sum Summary
 	e.collect(&sum)
@@ -101,11 +106,12 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	return sum, nil
 }
 
-// drainAfter cancels the attempts' context (stop) d after runCtx ends, unless done is
-// closed first.
-func drainAfter(runCtx context.Context, done <-chan struct{}, d time.Duration, stop func()) {
+// drainAfter, when runCtx ends, cancels the limiter waits (stopWait) at once and the
+// attempts' context (stop) d later, unless done is closed first.
+func drainAfter(runCtx context.Context, done <-chan struct{}, d time.Duration, stopWait context.CancelCauseFunc, stop func()) {
 	select {
 	case <-runCtx.Done():
+		stopWait(context.Cause(runCtx))
 	case <-done:
 		return
 	}
@@ -126,9 +132,10 @@ type engine[T any] struct {
 	fb   Feedback // nil: the limiter takes no feedback
 	gate ratelimit.Gate
 
-	runCtx context.Context         // ends on fatal abort or when the caller's ctx ends
-	abort  context.CancelCauseFunc // cancels runCtx
-	doCtx  context.Context         // given to Do: outlives runCtx by DrainTimeout
+	runCtx  context.Context         // ends on fatal abort or when the caller's ctx ends
+	abort   context.CancelCauseFunc // cancels runCtx
+	doCtx   context.Context         // given to Do: outlives runCtx by DrainTimeout
+	waitCtx context.Context         // given to the limiter: runCtx without its deadline
 
 	work    chan *batch[T] // producer -> workers; closed by the producer
 	results chan *batch[T] // producer, workers -> collector; closed when both are done

@@ -105,31 +105,37 @@ func (e *engine[T]) request(w *workerState, b *batch[T], s span, start time.Time
 }
 
 // turn waits until an attempt may start: the cooldown gate is open and the limiter grants
-// it. It returns why not when the run has stopped, or the limiter's own error.
+// it. A worker that gets its token while the gate is held waits for the gate and then
+// for a fresh token, so that workers do not all fire together when a pause ends. turn
+// returns why not when the run has stopped; a limiter error aborts the run.
 func (e *engine[T]) turn() error {
 	ctx := e.runCtx
-	if ctx.Err() != nil {
-		return e.stopReason()
-	}
-	if err := e.gate.Wait(ctx); err != nil {
-		return e.stopReason()
-	}
-	if e.opts.Limiter != nil {
-		if err := e.opts.Limiter.Wait(ctx); err != nil {
-			if ctx.Err() != nil {
-				return e.stopReason()
-			}
-			return fmt.Errorf("limiter: %w", err)
+	for {
+		if ctx.Err() != nil {
+			return e.stopReason()
 		}
-		// A hold may have begun while this worker waited for its token.
 		if err := e.gate.Wait(ctx); err != nil {
 			return e.stopReason()
 		}
+		if e.opts.Limiter == nil {
+			return nil
+		}
+		if err := e.opts.Limiter.Wait(e.waitCtx); err != nil {
+			if ctx.Err() != nil || e.waitCtx.Err() != nil {
+				return e.stopReason()
+			}
+			// A limiter that fails for its own reasons (a shared store is down) would
+			// fail every item: stop the run instead.
+			e.abort(&AbortError{Err: fmt.Errorf("limiter: %w", err)})
+			return e.stopReason()
+		}
+		if ctx.Err() != nil {
+			return e.stopReason()
+		}
+		if !time.Now().Before(e.gate.Until()) {
+			return nil
+		}
 	}
-	if ctx.Err() != nil {
-		return e.stopReason()
-	}
-	return nil
 }
 
 // sleep waits d, or less if the run stops.

@@ -8,9 +8,15 @@ import (
 // Tuning of the adaptive controller. They are constants, not options: the design below
 // depends on them together.
 const (
-	// blindCut is the multiplicative decrease used when no measurement is available yet
-	// (the first throttle of a run, or too few acceptances since the last one).
+	// blindCut is the multiplicative decrease used when no measurement is available
+	// (too few acceptances since the last throttle).
 	blindCut = 0.5
+	// deepestFirstCut bounds the first cut, whose estimate rests on an assumption about
+	// the server's burst: never below this fraction of the refused rate.
+	deepestFirstCut = 0.1
+	// assumedBurst is the server burst the first estimate assumes, in seconds of its
+	// rate: acceptances before the first refusal = B + R*t, with B ≤ R*assumedBurst.
+	assumedBurst = time.Second
 	// maxCut is the least a measured throttle cuts: never keep more than 97% of the rate
 	// that was just refused.
 	maxCut = 0.97
@@ -21,7 +27,7 @@ const (
 	minSamples = 4
 	// climb is the additive increase: while requests keep succeeding the rate grows by
 	// this fraction of the post-cut rate per second of sending at that rate.
-	climb = 0.02
+	climb = 0.03
 	// episode is the shortest time after a cut during which further throttles are taken
 	// as echoes of the same episode (requests already in flight when the rate was cut).
 	episode = 250 * time.Millisecond
@@ -43,11 +49,18 @@ const (
 // then a slow additive climb that probes for more. A measurement is only ever low (idle
 // client, bucket capped during a long pause), so the climb repairs any error.
 //
+// The first refusal has no earlier one to measure from. Acceptances since the first one,
+// a = B + R*t, bound R from below by a/(t+1s) for any server whose burst B is at most one
+// second's worth (segmenttest's, and common practice); the first cut goes there (but
+// never below a tenth of the refused rate); the second refusal, if any, measures.
+//
 // aimd is not safe for concurrent use; Limiter guards it.
 type aimd struct {
-	ceil, floor float64 // bounds, requests/s
-	rate        float64 // current rate
-	base        float64 // rate right after the last cut: the additive step is a fraction of it
+	ceil, floor float64   // bounds, requests/s
+	rate        float64   // current rate
+	base        float64   // rate right after the last cut: the additive step is a fraction of it
+	step        float64   // additive step: climb or climbFirst
+	first       time.Time // first acceptance
 	lastCut     time.Time
 	quietUntil  time.Time // throttles before this are echoes of the last episode
 	accepted    int64     // acceptances since lastCut
@@ -64,7 +77,12 @@ func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 		return false
 	}
 	next := a.rate * blindCut
-	if !a.lastCut.IsZero() && a.accepted >= minSamples {
+	switch {
+	case a.lastCut.IsZero() && !a.first.IsZero():
+		secs := (now.Sub(a.first) + assumedBurst).Seconds()
+		est := float64(a.accepted) / secs * estimateMargin
+		next = min(max(est, a.rate*deepestFirstCut), a.rate*maxCut)
+	case !a.lastCut.IsZero() && a.accepted >= minSamples:
 		if secs := now.Sub(a.lastCut).Seconds(); secs > 0 {
 			est := float64(a.accepted) / secs * estimateMargin
 			next = min(est, a.rate*maxCut)
@@ -80,18 +98,18 @@ func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 
 // succeeded records an accepted request and climbs additively: sending at rate r, the
 // rate grows by climb*base per second.
-func (a *aimd) succeeded() {
+func (a *aimd) succeeded(now time.Time) {
+	if a.first.IsZero() {
+		a.first = now
+	}
 	a.accepted++
 	if a.rate < a.ceil {
 		a.rate = math.Min(a.ceil, a.rate+climb*a.base/a.rate)
 	}
 }
 
-// burst returns the bucket size to use at the current rate: the configured burst while
-// the rate has never been cut, and at most burstSpan's worth of requests afterwards.
+// burst returns the bucket size to use at the current rate: the configured burst, but at
+// most burstSpan's worth of requests.
 func (a *aimd) burst(configured int) int {
-	if a.lastCut.IsZero() {
-		return configured
-	}
 	return max(1, min(configured, int(a.rate*burstSpan.Seconds())))
 }

@@ -69,6 +69,7 @@ func New(cfg Config) *Limiter {
 			floor = DefaultMinRate
 		}
 		l.ctl = newAIMD(cfg.Rate, floor)
+		l.bucket.SetBurst(l.ctl.burst(l.burst))
 	}
 	return l
 }
@@ -100,7 +101,7 @@ func (l *Limiter) Accepted() {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ctl.succeeded()
+	l.ctl.succeeded(time.Now())
 	l.bucket.SetLimit(rate.Limit(l.ctl.rate))
 }
 

@@ -1,0 +1,159 @@
+package loop_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/ratelimit"
+)
+
+// throttleError is the simulated server's 429.
+type throttleError struct{ retryAfter time.Duration }
+
+func (e *throttleError) Error() string { return fmt.Sprintf("429 retry after %v", e.retryAfter) }
+
+// classify429 is the classifier of the simulated server's answers.
+func classify429(code int, err error) loop.Verdict {
+	var te *throttleError
+	if errors.As(err, &te) {
+		return loop.Verdict{Throttled: true, RetryAfter: te.retryAfter}
+	}
+	return loop.Verdict{Retry: true}
+}
+
+// simServer is an Action that behaves like a server enforcing a token bucket of rate R
+// and burst ceil(R): a request it cannot admit gets a 429 with Retry-After = the wait
+// for a token rounded up to whole seconds, at least 1. It records what it saw.
+type simServer struct {
+	latency time.Duration // round trip; the server decides half way
+
+	mu          sync.Mutex
+	bucket      *rate.Limiter
+	accepted    int
+	refused     int
+	inWindow    int       // requests that arrived inside a Retry-After window it announced
+	windowEnd   time.Time // end of the last announced Retry-After window
+	firstRefuse time.Time // end of the first Retry-After window
+	afterFirst  int       // accepted after the first Retry-After window
+}
+
+func newSimServer(r float64, latency time.Duration) *simServer {
+	return &simServer{latency: latency, bucket: rate.NewLimiter(rate.Limit(r), int(math.Ceil(r)))}
+}
+
+func (s *simServer) Do(ctx context.Context, batch []loop.Item[int], attempt int) (int, error) {
+	time.Sleep(s.latency / 2)
+	code, err := s.decide(time.Now())
+	time.Sleep(s.latency - s.latency/2)
+	return code, err
+}
+
+func (s *simServer) decide(now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Before(s.windowEnd) {
+		s.inWindow++
+	}
+	if s.bucket.AllowN(now, 1) {
+		s.accepted++
+		if !s.firstRefuse.IsZero() && !now.Before(s.firstRefuse) {
+			s.afterFirst++
+		}
+		return 200, nil
+	}
+	s.refused++
+	r := s.bucket.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now)
+	ra := max(time.Second, time.Duration(math.Ceil(wait.Seconds()))*time.Second)
+	if s.firstRefuse.IsZero() {
+		s.firstRefuse = now.Add(ra)
+	}
+	s.windowEnd = now.Add(ra)
+	return 429, &throttleError{retryAfter: ra}
+}
+
+// TestAdaptiveUnknownLimit starts a client at ten times a limit it is not told and checks
+// that it settles near the limit instead of bouncing off 429s (issue 3's acceptance, and
+// issue 7's targets: time ≤ 1.15 × the bound, ≤ 3% of requests answered 429).
+func TestAdaptiveUnknownLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		limit     float64 // the server's rate
+		requests  int     // work to deliver, one item per request
+		duration  time.Duration
+		workers   int
+		burst     int
+		latency   time.Duration
+		maxTime   float64 // elapsed / bound, when requests is set
+		min       float64 // accepted / (limit × duration), when duration is set
+		max429    float64 // share of requests answered 429
+		minSettle float64 // accepted/s once past the first 429 (its Retry-After window), as a share of the limit
+	}{
+		{name: "R=20 100 requests", limit: 20, requests: 100, workers: 8, burst: 25, latency: 2 * time.Millisecond,
+			maxTime: 1.15, max429: 0.03, minSettle: 0.9},
+		{name: "R=20 1000 requests", limit: 20, requests: 1000, workers: 8, burst: 25, latency: 20 * time.Millisecond,
+			maxTime: 1.05, max429: 0.03, minSettle: 0.95},
+		{name: "R=200 single 20s", limit: 200, duration: 20 * time.Second, workers: 8, burst: 25, latency: 2 * time.Millisecond,
+			min: 0.97, max429: 0.03, minSettle: 0.95},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := newSimServer(tt.limit, tt.latency)
+				lim := ratelimit.New(ratelimit.Config{Rate: 10 * tt.limit, Burst: tt.burst, Adaptive: true})
+				n := tt.requests
+				ctx := t.Context()
+				if tt.duration > 0 {
+					n = math.MaxInt
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.duration)
+					defer cancel()
+				}
+				sum, err := loop.Run(ctx, &sliceSource{n: n}, srv, loop.Options[int]{
+					Workers:  tt.workers,
+					Limiter:  lim,
+					Classify: classify429,
+				})
+				if tt.duration == 0 && err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				srv.mu.Lock()
+				defer srv.mu.Unlock()
+				share429 := float64(srv.refused) / float64(sum.Requests)
+				settle := float64(srv.afterFirst) / time.Since(srv.firstRefuse).Seconds() / tt.limit
+				t.Logf("elapsed %v, requests %d, accepted %d, 429s %d (%.1f%%), inside Retry-After windows %d, paused %v, %.1f%% of R once past the first 429, final rate %.1f",
+					sum.Elapsed, sum.Requests, srv.accepted, srv.refused, 100*share429, srv.inWindow, sum.Paused, 100*settle, lim.Rate())
+				if tt.requests > 0 {
+					if sum.OK != int64(tt.requests) {
+						t.Errorf("ok = %d, want %d", sum.OK, tt.requests)
+					}
+					bound := time.Duration(float64(tt.requests) / tt.limit * float64(time.Second))
+					if got := sum.Elapsed.Seconds() / bound.Seconds(); got > tt.maxTime {
+						t.Errorf("elapsed %v = %.3f × the bound %v, want ≤ %.2f", sum.Elapsed, got, bound, tt.maxTime)
+					}
+				}
+				if tt.duration > 0 {
+					if got := float64(srv.accepted) / tt.duration.Seconds() / tt.limit; got < tt.min {
+						t.Errorf("achieved %.1f%% of the limit, want ≥ %.0f%%", 100*got, 100*tt.min)
+					}
+				}
+				if share429 > tt.max429 {
+					t.Errorf("429 share %.1f%%, want ≤ %.0f%%", 100*share429, 100*tt.max429)
+				}
+				if settle < tt.minSettle {
+					t.Errorf("once past the first 429: %.1f%% of R, want ≥ %.0f%%", 100*settle, 100*tt.minSettle)
+				}
+			})
+		})
+	}
+}
