@@ -18,7 +18,7 @@
 // Typical use:
 //
 //	cp, err := checkpoint.Open(path, fingerprint, checkpoint.Options{})
-//	if err != nil { ... } // *MismatchError, *CorruptError or I/O
+//	if err != nil { ... } // *MismatchError, *CorruptError, ErrLocked or I/O
 //	defer cp.Close()
 //	if cp.RunKey() == "" { err = cp.SetRunKey(newKey) } // durable before anything is sent
 //	for each item: if cp.Done(i) { skip } else { send; on success: err = cp.Mark(i) }
