@@ -1,0 +1,65 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/checkpoint"
+	"github.com/segloop/segloop/loop"
+)
+
+// runCheckpoint is --checkpoint: it marks delivered items in the checkpoint
+// file and tells the run which items an earlier run delivered. Only items
+// with status ok (or skipped) count as finished: failed items are retried and
+// invalid items re-validated by the next run.
+type runCheckpoint struct {
+	f    *checkpoint.File
+	once sync.Once
+	err  error
+}
+
+// openCheckpoint opens the checkpoint at path for the run fingerprint; it
+// returns nil when path is empty.
+func openCheckpoint(path, fingerprint string, every time.Duration) (*runCheckpoint, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := checkpoint.Open(path, fingerprint, checkpoint.Options{Interval: every})
+	if err != nil {
+		if errors.Is(err, checkpoint.ErrMismatch) || errors.Is(err, checkpoint.ErrCorrupt) {
+			return nil, usageError("import: --checkpoint: %v", err)
+		}
+		return nil, withCode(exitAborted, fmt.Errorf("import: --checkpoint: %w", err))
+	}
+	return &runCheckpoint{f: f}, nil
+}
+
+func (c *runCheckpoint) RunKey() string { return c.f.RunKey() }
+
+func (c *runCheckpoint) SetRunKey(key string) error {
+	if err := c.f.SetRunKey(key); err != nil {
+		c.f.Close()
+		return usageError("import: --checkpoint: %v", err)
+	}
+	return nil
+}
+
+// Done reports whether an earlier run delivered item index.
+func (c *runCheckpoint) Done(index int64) bool { return c.f.Done(index) }
+
+// Record marks r's item finished when it was delivered.
+func (c *runCheckpoint) Record(r segloop.Result) error {
+	if r.Status != loop.StatusOK {
+		return nil
+	}
+	return c.f.Mark(r.Index)
+}
+
+// Close makes the checkpoint durable; it may be called more than once.
+func (c *runCheckpoint) Close() error {
+	c.once.Do(func() { c.err = c.f.Close() })
+	return c.err
+}

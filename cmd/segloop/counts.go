@@ -1,0 +1,34 @@
+package main
+
+import (
+	"sync/atomic"
+
+	"github.com/segloop/segloop/loop"
+)
+
+// statusCounts counts results by status as they arrive; safe for concurrent
+// use (the progress display reads while the run writes).
+type statusCounts struct {
+	ok, invalid, failed, skipped atomic.Int64
+}
+
+func (c *statusCounts) add(s loop.Status) {
+	switch s {
+	case loop.StatusOK:
+		c.ok.Add(1)
+	case loop.StatusInvalid:
+		c.invalid.Add(1)
+	case loop.StatusFailed:
+		c.failed.Add(1)
+	case loop.StatusSkipped:
+		c.skipped.Add(1)
+	}
+}
+
+// done is how many items have a result.
+func (c *statusCounts) done() int64 {
+	return c.ok.Load() + c.invalid.Load() + c.failed.Load() + c.skipped.Load()
+}
+
+// bad is how many items failed or are invalid.
+func (c *statusCounts) bad() int64 { return c.invalid.Load() + c.failed.Load() }

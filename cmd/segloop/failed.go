@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"slices"
+
+	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/source"
+)
+
+// failedWriter writes the failed and invalid items back out in the input's
+// own format, with _status and _error added, so the file can be fixed and
+// re-run as is (the default mapping ignores columns that start with "_").
+// It is not safe for concurrent use.
+type failedWriter struct {
+	w      io.WriteCloser
+	buf    *bufio.Writer
+	format source.Format
+	n      int // items written
+
+	// CSV
+	csv    *csv.Writer
+	header []string // the input's header
+	keep   []int    // positions of the input's columns that are copied (not _status/_error)
+	row    []string
+}
+
+func newFailedWriter(w io.WriteCloser, format source.Format, src source.Reader) *failedWriter {
+	fw := &failedWriter{w: w, buf: bufio.NewWriter(w), format: format}
+	if format == source.CSV {
+		fw.csv = csv.NewWriter(fw.buf)
+		if h, ok := src.(interface{ Header() []string }); ok {
+			fw.header = h.Header()
+		}
+		if r, ok := src.(interface{ Comma() rune }); ok {
+			fw.csv.Comma = r.Comma()
+		}
+	}
+	return fw
+}
+
+// Write writes r's item.
+func (w *failedWriter) Write(r segloop.Result) error {
+	defer func() { w.n++ }()
+	msg := ""
+	if r.Err != nil {
+		msg = r.Err.Error()
+	}
+	switch w.format {
+	case source.CSV:
+		return w.writeCSV(r, msg)
+	case source.JSON:
+		sep := ",\n"
+		if w.n == 0 {
+			sep = "[\n"
+		}
+		w.buf.WriteString(sep)
+		_, err := w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg))
+		return err
+	default:
+		w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg))
+		return w.buf.WriteByte('\n')
+	}
+}
+
+func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
+	if w.n == 0 {
+		if len(w.header) == 0 {
+			w.header = make([]string, len(r.Cells))
+		}
+		out := make([]string, 0, len(w.header)+2)
+		for i, h := range w.header {
+			if h != "_status" && h != "_error" {
+				w.keep = append(w.keep, i)
+				out = append(out, h)
+			}
+		}
+		if err := w.csv.Write(append(out, "_status", "_error")); err != nil {
+			return err
+		}
+	}
+	w.row = w.row[:0]
+	for _, i := range w.keep {
+		cell := ""
+		if i < len(r.Cells) {
+			cell = r.Cells[i]
+		}
+		w.row = append(w.row, cell)
+	}
+	// Cells beyond the header (a ragged row) are kept too, so nothing is lost.
+	if len(r.Cells) > len(w.header) {
+		w.row = append(w.row, r.Cells[len(w.header):]...)
+	}
+	w.row = append(w.row, string(r.Status), msg)
+	return w.csv.Write(w.row)
+}
+
+// Close finishes the file and closes it, reporting the first error.
+func (w *failedWriter) Close() error {
+	var err error
+	switch w.format {
+	case source.CSV:
+		w.csv.Flush()
+		err = w.csv.Error()
+	case source.JSON:
+		if w.n == 0 {
+			w.buf.WriteString("[")
+		}
+		w.buf.WriteString("\n]\n")
+	}
+	if ferr := w.buf.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := w.w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// jsonWithStatus returns the JSON object raw with "_status" and "_error" set.
+// An item that is not a JSON object (it failed to parse) is wrapped as
+// {"_raw": "...", "_status": ..., "_error": ...}.
+func jsonWithStatus(raw []byte, status, msg string) []byte {
+	var obj map[string]json.RawMessage
+	raw = bytes.TrimSpace(raw)
+	if json.Unmarshal(raw, &obj) != nil || obj == nil {
+		out, _ := json.Marshal(struct {
+			Raw    string `json:"_raw"`
+			Status string `json:"_status"`
+			Error  string `json:"_error"`
+		}{string(raw), status, msg})
+		return out
+	}
+	if _, ok := obj["_status"]; !ok {
+		if _, ok := obj["_error"]; !ok {
+			// Keep the item's own key order: splice the two fields in before the closing brace.
+			out := slices.Clone(raw[:len(raw)-1])
+			out = bytes.TrimRight(out, " \t\r\n")
+			if len(obj) > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `"_status":`...)
+			out = appendJSONString(out, status)
+			out = append(out, `,"_error":`...)
+			out = appendJSONString(out, msg)
+			return append(out, '}')
+		}
+	}
+	obj["_status"], _ = json.Marshal(status)
+	obj["_error"], _ = json.Marshal(msg)
+	out, _ := json.Marshal(obj)
+	return out
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/segloop/segloop/segment"
+	"github.com/segloop/segloop/source"
+)
+
+// Defaults of the import flags. The rate stays at a quarter of Segment's
+// recommended 1,000 requests/s per workspace, so a few jobs can share one;
+// the adaptive limiter lowers it further when Segment answers 429.
+const (
+	defaultRate        = 250
+	defaultConcurrency = 8
+	defaultBatch       = 100
+	defaultMaxAttempts = 5
+	defaultTimeout     = 15 * time.Second
+	recommendedRate    = 1000
+)
+
+// importFlags is the parsed command line of segloop import.
+type importFlags struct {
+	file        string
+	format      source.Format
+	delimiter   rune
+	mapFile     string
+	triggerFile string
+	writeKey    string
+	endpoint    string
+	sandbox     bool
+	rate        float64
+	burst       int
+	adaptive    bool
+	concurrency int
+	batch       int
+	maxAttempts int
+	timeout     time.Duration
+	results     string
+	failed      string
+	dryRun      bool
+	runKey      string
+	checkpoint  string
+	ckptEvery   time.Duration
+	maxFailures failureLimit
+	quiet       bool
+	logFormat   string
+}
+
+// parseImportFlags parses args (flags may come before or after the file) and
+// fills the defaults from getenv. Errors are usage errors.
+func parseImportFlags(args []string, getenv func(string) string, stderr io.Writer) (*importFlags, error) {
+	f := &importFlags{}
+	fs := flag.NewFlagSet("segloop import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var format, delimiter, region string
+	fs.StringVar(&format, "format", "", "input format: csv, json or ndjson (default: from the file extension)")
+	fs.StringVar(&delimiter, "delimiter", "", "CSV field delimiter (default ',', or tab for .tsv)")
+	fs.StringVar(&f.mapFile, "map", "", "mapping `FILE` (JSON with {{item.x}} placeholders; default: the built-in mapping)")
+	fs.StringVar(&f.triggerFile, "trigger", "", "JSON object `FILE` for {{trigger.x}} placeholders")
+	fs.StringVar(&f.writeKey, "write-key", "", "Segment write key (default $SEGMENT_WRITE_KEY; prefer the variable: flags show in ps)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "Segment endpoint URL (default $SEGMENT_ENDPOINT, else the --region's)")
+	fs.StringVar(&region, "region", "", "Segment region: us or eu (default us)")
+	fs.BoolVar(&f.sandbox, "sandbox", false, "send to an in-process Segment-compatible sandbox server instead of Segment")
+	fs.Float64Var(&f.rate, "rate", defaultRate, "requests per second ceiling (token bucket; 0 = no limit)")
+	fs.IntVar(&f.burst, "burst", 0, "token bucket burst (default: a tenth of the rate, at least 1)")
+	fs.BoolVar(&f.adaptive, "adaptive", true, "lower the rate on 429s and climb back on successes (never above --rate)")
+	fs.IntVar(&f.concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
+	fs.IntVar(&f.batch, "batch", defaultBatch, "items per request, up to 2500 (1 uses /v1/identify)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", defaultMaxAttempts, "attempts per request for retryable failures")
+	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "timeout of one request")
+	fs.StringVar(&f.results, "results", "", "write per-item results (NDJSON) to `FILE` instead of stdout")
+	fs.StringVar(&f.failed, "failed", "", "write failed and invalid items to `FILE`, in the input's format, with _status and _error added")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
+	fs.StringVar(&f.runKey, "run-key", "", "seed of the deterministic messageIds (default: derived from the input file, or kept in the checkpoint)")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "record progress in `FILE` and resume from it")
+	fs.DurationVar(&f.ckptEvery, "checkpoint-every", time.Second, "make checkpoint progress durable at least this often (each write is an fsync)")
+	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
+
+	var files []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, withCode(exitUsage, errReported)
+			}
+			return nil, withCode(exitUsage, errReported)
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		files = append(files, rest[0])
+		rest = rest[1:]
+	}
+	switch len(files) {
+	case 0:
+		return nil, usageError("import: no input file (give a path, or - for stdin)")
+	case 1:
+		f.file = files[0]
+	default:
+		return nil, usageError("import: one input file at a time, got %d: %s", len(files), strings.Join(files, " "))
+	}
+
+	if err := f.resolveFormat(format, delimiter); err != nil {
+		return nil, err
+	}
+	if err := f.resolveEndpoint(region, getenv); err != nil {
+		return nil, err
+	}
+	if f.writeKey == "" {
+		f.writeKey = getenv("SEGMENT_WRITE_KEY")
+	}
+	switch {
+	case f.sandbox || f.dryRun:
+	case f.writeKey == "":
+		return nil, usageError("import: no write key: set SEGMENT_WRITE_KEY (or pass --write-key), or try --sandbox or --dry-run")
+	}
+	switch {
+	case f.rate < 0:
+		return nil, usageError("import: --rate must be 0 (no limit) or more, got %v", f.rate)
+	case f.burst < 0:
+		return nil, usageError("import: --burst must be positive, got %d", f.burst)
+	case f.concurrency < 1:
+		return nil, usageError("import: --concurrency must be at least 1, got %d", f.concurrency)
+	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
+		return nil, usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
+	case f.maxAttempts < 1:
+		return nil, usageError("import: --max-attempts must be at least 1, got %d", f.maxAttempts)
+	case f.ckptEvery <= 0:
+		return nil, usageError("import: --checkpoint-every must be positive, got %v", f.ckptEvery)
+	case f.timeout <= 0:
+		return nil, usageError("import: --timeout must be positive, got %v", f.timeout)
+	case f.logFormat != "text" && f.logFormat != "json":
+		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
+	case f.results != "" && f.results == f.failed:
+		return nil, usageError("import: --results and --failed name the same file")
+	}
+	return f, nil
+}
+
+func (f *importFlags) resolveFormat(format, delimiter string) error {
+	var err error
+	switch {
+	case format != "":
+		f.format, err = source.ParseFormat(format)
+	case f.file == "-":
+		return usageError("import: reading stdin: say which --format (csv, json or ndjson)")
+	default:
+		f.format, err = source.FormatOf(f.file)
+		if err != nil {
+			return usageError("import: %v; say which with --format csv|json|ndjson", err)
+		}
+		if strings.HasSuffix(strings.ToLower(f.file), ".tsv") {
+			f.delimiter = '\t'
+		}
+	}
+	if err != nil {
+		return usageError("import: --format: %v", err)
+	}
+	if delimiter != "" {
+		if delimiter == `\t` || delimiter == "tab" {
+			delimiter = "\t"
+		}
+		r, size := utf8.DecodeRuneInString(delimiter)
+		if size != len(delimiter) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
+			return usageError("import: --delimiter must be one character other than a quote or newline, got %q", delimiter)
+		}
+		if f.format != source.CSV {
+			return usageError("import: --delimiter applies to CSV input only")
+		}
+		f.delimiter = r
+	}
+	return nil
+}
+
+func (f *importFlags) resolveEndpoint(region string, getenv func(string) string) error {
+	if f.sandbox {
+		if f.endpoint != "" || region != "" {
+			return usageError("import: --sandbox sends to the in-process sandbox; drop --endpoint and --region")
+		}
+		return nil
+	}
+	if region != "" {
+		if f.endpoint != "" {
+			return usageError("import: give --endpoint or --region, not both")
+		}
+		ep, err := segment.RegionEndpoint(region)
+		if err != nil {
+			return usageError("import: --region: %v", err)
+		}
+		f.endpoint = ep
+		return nil
+	}
+	if f.endpoint == "" {
+		f.endpoint = getenv("SEGMENT_ENDPOINT")
+	}
+	if f.endpoint == "" {
+		f.endpoint = segment.EndpointUS
+	}
+	return nil
+}
+
+// failureLimit is --max-failures: a count, or a percentage of items finished.
+// The zero value sets no limit.
+type failureLimit struct {
+	set     bool
+	count   int64   // without percent: abort when failures exceed it
+	percent float64 // > 0: abort when the share of failures exceeds it, once failureLimitMinItems are done
+}
+
+// failureLimitMinItems is how many items must finish before a percentage
+// limit is judged.
+const failureLimitMinItems = 100
+
+func (l *failureLimit) String() string {
+	switch {
+	case l == nil || !l.set:
+		return ""
+	case l.percent > 0:
+		return strconv.FormatFloat(l.percent, 'g', -1, 64) + "%"
+	}
+	return strconv.FormatInt(l.count, 10)
+}
+
+func (l *failureLimit) Set(s string) error {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v <= 0 || v >= 100 {
+			return fmt.Errorf("want a percentage between 0 and 100, got %q", s)
+		}
+		*l = failureLimit{set: true, percent: v}
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a count (N) or a percentage (P%%), got %q", s)
+	}
+	*l = failureLimit{set: true, count: v}
+	return nil
+}
+
+// exceeded reports whether bad failures among done items break the limit.
+func (l failureLimit) exceeded(bad, done int64) bool {
+	switch {
+	case !l.set:
+		return false
+	case l.percent > 0:
+		return done >= failureLimitMinItems && float64(bad)*100 > l.percent*float64(done)
+	}
+	return bad > l.count
+}
+
+// lookupEnv is the environment the command reads: os.Getenv.
+func lookupEnv(name string) string { return os.Getenv(name) }

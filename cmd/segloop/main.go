@@ -1,0 +1,63 @@
+// Command segloop sends every item of a CSV, JSON or JSON Lines file to
+// Segment's Identify call through a rate limiter and a bounded worker pool,
+// retrying what can be retried, and writes one result line per item.
+//
+//	segloop import [flags] FILE|-    send every item; results NDJSON to stdout (or --results)
+//	segloop sandbox [--addr A]       run the Segment-compatible test server locally
+//	segloop version
+//
+// Exit codes: 0 every item ok; 1 some items invalid or failed; 2 usage or
+// configuration error (nothing sent); 3 run aborted (bad write key, unreadable
+// input, failure threshold, unwritable results); 130 interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := interruptible(context.Background(), os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, errReported) {
+		fmt.Fprintf(os.Stderr, "segloop: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// interruptible returns a context cancelled with errInterrupted by the first
+// SIGINT or SIGTERM; a second signal exits at once with code 130 (whatever
+// is on disk is consistent: checkpoints are replaced atomically).
+func interruptible(parent context.Context, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "segloop: interrupted: finishing requests in flight (interrupt again to quit now)")
+			cancel(errInterrupted)
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "segloop: interrupted twice: quitting now")
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/segloop/segloop"
+)
+
+// report is the end-of-run summary printed to stderr.
+type report struct {
+	segloop.Summary
+	Elapsed  time.Duration
+	Paused   time.Duration
+	Sandbox  *sandboxServer
+	DryRun   bool
+	Endpoint string
+}
+
+// print writes the summary: a few human lines, or one JSON log record with
+// --log-format json. err is what stopped the run, if anything.
+func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
+	perSec := 0.0
+	if s := r.Elapsed.Seconds(); s > 0 {
+		perSec = float64(r.OK+r.Failed+r.Invalid) / s
+	}
+	target := r.Endpoint
+	switch {
+	case r.DryRun:
+		target = "dry run: nothing sent"
+	case r.Sandbox != nil:
+		target = "sandbox " + r.Sandbox.URL
+	}
+	if format == "json" {
+		attrs := []any{
+			"read", r.Read, "ok", r.OK, "invalid", r.Invalid, "failed", r.Failed, "skipped", r.Skipped,
+			"elapsed", r.Elapsed.Round(time.Millisecond).String(), "itemsPerSec", round1(perSec),
+			"requests", r.Requests, "throttled", r.Throttled, "retries", r.Retries, "splits", r.Splits,
+			"paused", r.Paused.Round(time.Millisecond).String(), "target", target,
+		}
+		if r.Sandbox != nil {
+			attrs = append(attrs, "sandbox", r.Sandbox.statsLine())
+		}
+		if err != nil {
+			log.Error("import stopped", append(attrs, "error", err.Error())...)
+			return
+		}
+		log.Info("import finished", attrs...)
+		return
+	}
+	var b strings.Builder
+	if err != nil {
+		fmt.Fprintf(&b, "segloop: import stopped: %v\n", err)
+	}
+	fmt.Fprintf(&b, "segloop: %d items in %s (%.1f items/s): %d ok, %d invalid, %d failed",
+		r.Read+r.Skipped, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
+	if r.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped (done in an earlier run)", r.Skipped)
+	}
+	fmt.Fprintf(&b, "\nsegloop: %d requests, %d answered 429, %d retries, %d batch splits, paused %s by Retry-After; sent to %s\n",
+		r.Requests, r.Throttled, r.Retries, r.Splits, r.Paused.Round(time.Millisecond), target)
+	if r.Sandbox != nil {
+		fmt.Fprintf(&b, "segloop: sandbox saw %s\n", r.Sandbox.statsLine())
+	}
+	io.WriteString(w, b.String())
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }

@@ -1,0 +1,82 @@
+package segloop
+
+import (
+	"context"
+	"slices"
+
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/mapping"
+	"github.com/segloop/segloop/segment"
+)
+
+// payload is one item on its way through the loop: the encoded event and what
+// the result line and the failed-items file need to know about it.
+type payload struct {
+	event     []byte // the serialized Identify; nil for invalid items
+	userID    string
+	messageID string
+	cells     []string // CSV cells, kept only with Config.KeepSource
+	raw       []byte   // JSON bytes, kept only with Config.KeepSource
+}
+
+// items adapts a source.Reader to loop.Source: it maps, validates and encodes
+// each record, and reports items that an earlier run finished as skipped.
+type items struct {
+	cfg     *Config
+	mapping *mapping.Mapping
+	skip    func(Result)
+}
+
+// Next returns the next item to process. A record that cannot be read, mapped,
+// validated or encoded becomes an item with Err set; a read error that ends
+// the source is returned as is.
+func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return loop.Item[payload]{}, context.Cause(ctx)
+		}
+		rec, err := s.cfg.Source.Next()
+		if err != nil {
+			return loop.Item[payload]{}, err
+		}
+		it := loop.Item[payload]{Index: rec.Index, Line: rec.Line}
+		if s.cfg.KeepSource {
+			it.Value.cells = rec.Cells
+			it.Value.raw = slices.Clone(rec.Raw)
+		}
+		if rec.Err != nil {
+			it.Err = rec.Err
+			return it, nil
+		}
+		in, err := s.mapping.Apply(mapping.Env{Item: rec.Fields, Trigger: s.cfg.Trigger, Index: rec.Index})
+		it.Value.userID = in.UserID
+		if err != nil {
+			it.Err = err
+			return it, nil
+		}
+		if in.MessageID == "" {
+			id := in.UserID
+			if id == "" {
+				id = in.AnonymousID
+			}
+			in.MessageID = segment.MessageID(s.cfg.RunKey, rec.Index, id)
+		}
+		it.Value.messageID = in.MessageID
+		if s.cfg.Done != nil && s.cfg.Done(rec.Index) {
+			s.skip(Result{
+				Index: rec.Index, Line: rec.Line, UserID: in.UserID, MessageID: in.MessageID,
+				Status: loop.StatusSkipped,
+			})
+			continue
+		}
+		event, err := in.AppendJSON(nil) // validates as it encodes
+
+		if err != nil {
+			it.Err = err
+			return it, nil
+		}
+		it.Value.event = event
+		it.Size = len(event) + 1
+		return it, nil
+	}
+}

@@ -1,0 +1,107 @@
+package segloop
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/mapping"
+	"github.com/segloop/segloop/segment"
+)
+
+// Run reads every item of cfg.Source, maps, validates and sends it, and calls
+// cfg.OnResult once per item read. It returns when every item read has its
+// result. The error is nil when the run completed (some items may still be
+// invalid or failed: see the Summary); otherwise it is the cause that stopped
+// the run: ctx's cause, a fatal answer from Segment (errors.Is(err,
+// segment.ErrUnauthorized)), or an unreadable source.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	if err := cfg.check(); err != nil {
+		return Summary{}, err
+	}
+	m := cfg.Mapping
+	if m == nil {
+		m = mapping.Default()
+	}
+	batch := cfg.BatchSize
+	if batch <= 0 {
+		batch = DefaultBatchSize
+	}
+	batch = min(batch, segment.MaxBatchEvents)
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+
+	var (
+		mu      sync.Mutex // OnResult is called from the reader and the loop
+		skipped int64
+	)
+	emit := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Status == loop.StatusSkipped {
+			skipped++
+		}
+		if cfg.OnResult != nil {
+			cfg.OnResult(r)
+		}
+	}
+
+	items := &items{cfg: &cfg, mapping: m, skip: emit}
+	var act loop.Action[payload] = newSender(cfg.Client, batch == 1)
+	if cfg.DryRun {
+		act = dryRun{}
+	}
+	opts := loop.Options[payload]{
+		Workers:         workers,
+		BatchSize:       batch,
+		BatchBytes:      segment.MaxBatchBytes - segment.BatchOverhead,
+		MaxAttempts:     cfg.MaxAttempts,
+		RateLimitBudget: cfg.RateLimitBudget,
+		DrainTimeout:    cfg.DrainTimeout,
+		Limiter:         cfg.Limiter,
+		Classify:        classify,
+		OnResult: func(r loop.Result[payload]) {
+			emit(cfg.result(r))
+		},
+	}
+	if cfg.DryRun {
+		opts.Limiter = nil
+	}
+	sum, err := loop.Run(ctx, items, act, opts)
+	return Summary{Summary: sum, Skipped: skipped}, err
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Source == nil:
+		return fmt.Errorf("%w: no source", ErrConfig)
+	case cfg.RunKey == "":
+		return fmt.Errorf("%w: no run key", ErrConfig)
+	case cfg.Client == nil && !cfg.DryRun:
+		return fmt.Errorf("%w: no client", ErrConfig)
+	}
+	return nil
+}
+
+// result turns the loop's result for one item into the caller's.
+func (cfg *Config) result(r loop.Result[payload]) Result {
+	p := &r.Item.Value
+	res := Result{
+		Index:     r.Item.Index,
+		Line:      r.Item.Line,
+		UserID:    p.userID,
+		MessageID: p.messageID,
+		Status:    r.Status,
+		Attempts:  r.Attempts,
+		Code:      r.Code,
+		Err:       r.Err,
+		Duration:  r.Duration,
+	}
+	if cfg.KeepSource {
+		res.Cells, res.Raw = p.cells, p.raw
+	}
+	return res
+}

@@ -1,0 +1,98 @@
+// Package segloop is the Loop node for Segment Identify as a Go library: it
+// reads items from a source, maps each onto the Identify inputs, validates and
+// encodes it, and sends it to Segment through package loop's rate-limited,
+// retrying worker pool, reporting one Result per item.
+//
+// It is the wiring of the project's packages for callers who want all of it
+// in one call, such as a workflow engine's loop step or the segloop command:
+// package source reads CSV, JSON arrays and JSON Lines; package mapping turns
+// an item into a segment.Identify; package segment validates, encodes and
+// sends; package loop paces, retries, batches and accounts; package ratelimit
+// supplies the adaptive limiter and the shared Retry-After gate.
+package segloop
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/mapping"
+	"github.com/segloop/segloop/source"
+)
+
+// Defaults applied by Run to a zero Config field.
+const (
+	DefaultBatchSize = 100
+	DefaultWorkers   = 8
+)
+
+// Sender delivers serialized Identify events to Segment, one attempt per call.
+// *segment.Client satisfies it. retry counts the earlier attempts of the same
+// request (0 on the first).
+type Sender interface {
+	Identify(ctx context.Context, event []byte, retry int) (status int, err error)
+	Batch(ctx context.Context, events [][]byte, retry int) (status int, err error)
+}
+
+// Config describes one run. Source and RunKey are required, and Client unless
+// DryRun is set; every other zero field means the documented default.
+type Config struct {
+	Source  source.Reader    // the items, read once, one at a time
+	Mapping *mapping.Mapping // nil: mapping.Default()
+	Trigger map[string]any   // run-level values for {{trigger.x}}; may be nil
+
+	// RunKey seeds the deterministic messageIds: the same key, index and
+	// userId give the same messageId, so Segment drops a re-sent duplicate.
+	RunKey string
+
+	Client          Sender
+	BatchSize       int           // items per request; 0 = DefaultBatchSize; 1 sends /v1/identify
+	Workers         int           // requests in flight; 0 = DefaultWorkers
+	MaxAttempts     int           // per request; 0 = 5
+	Limiter         loop.Limiter  // paces every attempt; nil = unlimited
+	RateLimitBudget time.Duration // total Retry-After waiting; 0 = 15m
+	DrainTimeout    time.Duration // in-flight grace after cancellation; 0 = 10s
+
+	// DryRun maps and validates every item and sends nothing: valid items get
+	// status ok ("would be sent").
+	DryRun bool
+
+	// KeepSource keeps each item's source cells or raw bytes in its Result
+	// (Result.Cells, Result.Raw), for writing failed items back out.
+	KeepSource bool
+
+	// Done, when set, reports items finished by an earlier run (a checkpoint);
+	// they are not sent and get status skipped.
+	Done func(index int64) bool
+
+	// OnResult receives every item's Result, one call at a time, as items
+	// finish. It must not block for long: it holds up the run.
+	OnResult func(Result)
+}
+
+// Result is what happened to one item.
+type Result struct {
+	Index     int64  // 0-based position in the source
+	Line      int    // 1-based source line where the item starts
+	UserID    string // as mapped; may be empty for invalid items
+	MessageID string
+	Status    loop.Status // ok, invalid, failed or skipped
+	Attempts  int         // requests that carried the item
+	Code      int         // last HTTP status, 0 if none
+	Err       error       // why it is invalid or failed
+	Duration  time.Duration
+
+	Cells []string // with KeepSource: a CSV item's cells
+	Raw   []byte   // with KeepSource: a JSON item's bytes
+}
+
+// Summary counts a run. Skipped items are counted apart from the loop's own
+// counts.
+type Summary struct {
+	loop.Summary
+	Skipped int64
+}
+
+// ErrConfig marks a Config that Run refuses before reading anything.
+var ErrConfig = errors.New("segloop: bad config")
