@@ -2,6 +2,8 @@ package checkpoint_test
 
 import (
 	"path/filepath"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,7 +103,7 @@ func BenchmarkDone(b *testing.B) {
 // directory fsync) of a record with the given number of gaps.
 func BenchmarkFlush(b *testing.B) {
 	for _, gaps := range []int{0, 1000, 100000} {
-		b.Run(fmtInt(gaps)+" gaps", func(b *testing.B) {
+		b.Run(strconv.Itoa(gaps)+" gaps", func(b *testing.B) {
 			f, err := checkpoint.Open(filepath.Join(b.TempDir(), "c"), "fp", checkpoint.Options{Interval: time.Hour})
 			if err != nil {
 				b.Fatal(err)
@@ -122,3 +124,8 @@ func BenchmarkFlush(b *testing.B) {
 		})
 	}
 }
+
+// atomicCounter hands out 0, 1, 2, ... to parallel benchmark goroutines.
+type atomicCounter struct{ v atomic.Int64 }
+
+func (c *atomicCounter) inc() int64 { return c.v.Add(1) - 1 }
