@@ -1,6 +1,8 @@
 package segmenttest_test
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -58,4 +60,36 @@ func BenchmarkHandlerBatch(b *testing.B) {
 	if st := h.Stats(); st.Duplicates != 0 {
 		b.Fatalf("duplicates: %d", st.Duplicates)
 	}
+}
+
+// BenchmarkServerBatch measures events/s end to end over loopback HTTP:
+// batches of 100 events from parallel keep-alive clients.
+func BenchmarkServerBatch(b *testing.B) {
+	srv := segmenttest.NewServer(segmenttest.Options{})
+	defer srv.Close()
+	const n = 100
+	body := batchN("e2e-", n)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	defer client.CloseIdleConnections()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, err := http.NewRequest("POST", srv.URL+"/v1/batch", strings.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.SetBasicAuth("k", "")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 }

@@ -26,13 +26,36 @@ func (p *present) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// eventType decodes an event's "type" without allocating: whether it is
+// absent or empty, "identify", or anything else.
+type eventType uint8
+
+const (
+	typeNone eventType = iota
+	typeIdentify
+	typeOther
+)
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *eventType) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "null", `""`:
+		*t = typeNone
+	case `"identify"`:
+		*t = typeIdentify
+	default:
+		*t = typeOther
+	}
+	return nil
+}
+
 // eventFields is the little of an event the server checks and records.
 type eventFields struct {
-	Type        string  `json:"type"`
-	MessageID   string  `json:"messageId"`
-	UserID      present `json:"userId"`
-	AnonymousID present `json:"anonymousId"`
-	WriteKey    string  `json:"writeKey"`
+	Type        eventType `json:"type"`
+	MessageID   string    `json:"messageId"`
+	UserID      present   `json:"userId"`
+	AnonymousID present   `json:"anonymousId"`
+	WriteKey    string    `json:"writeKey"`
 }
 
 // envelope is a /v1/batch or /v1/import body.
@@ -144,10 +167,10 @@ func (p *payload) addEvent(raw []byte, i int) error {
 		return fmt.Errorf("event %d: bad JSON: %w", i, err)
 	}
 	switch {
-	case p.batch && ev.Type == "":
+	case p.batch && ev.Type == typeNone:
 		return fmt.Errorf("event %d: no type", i)
-	case !p.batch && ev.Type != "" && ev.Type != "identify":
-		return fmt.Errorf("event %d: type %q on /v1/identify", i, ev.Type)
+	case !p.batch && ev.Type == typeOther:
+		return fmt.Errorf("event %d: a type other than \"identify\" on /v1/identify", i)
 	case !bool(ev.UserID) && !bool(ev.AnonymousID):
 		return fmt.Errorf("event %d: neither userId nor anonymousId", i)
 	}
