@@ -60,8 +60,12 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped (done in an earlier run)", r.Skipped)
 	}
-	fmt.Fprintf(&b, "\nsegloop: %d requests, %d answered 429, %d retries, %d batch splits, paused %s by Retry-After; sent to %s\n",
-		r.Requests, r.Throttled, r.Retries, r.Splits, r.Paused.Round(time.Millisecond), target)
+	if r.DryRun {
+		fmt.Fprintf(&b, "\nsegloop: %s\n", target)
+	} else {
+		fmt.Fprintf(&b, "\nsegloop: %d requests, %d answered 429, %d retries, %d batch splits, paused %s by Retry-After; sent to %s\n",
+			r.Requests, r.Throttled, r.Retries, r.Splits, r.Paused.Round(time.Millisecond), target)
+	}
 	if r.Sandbox != nil {
 		fmt.Fprintf(&b, "segloop: sandbox saw %s\n", r.Sandbox.statsLine())
 	}
