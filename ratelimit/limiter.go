@@ -47,8 +47,9 @@ type Limiter struct {
 	burst  int           // configured burst
 	gate   Gate
 
-	mu  sync.Mutex
-	ctl *aimd // nil: fixed rate
+	mu      sync.Mutex
+	ctl     *aimd   // nil: fixed rate
+	applied float64 // the rate last given to bucket
 }
 
 // New returns a Limiter for cfg. It never fails: see Config for what each zero or out of
@@ -69,6 +70,7 @@ func New(cfg Config) *Limiter {
 			floor = DefaultMinRate
 		}
 		l.ctl = newAIMD(cfg.Rate, floor)
+		l.applied = cfg.Rate
 		l.bucket.SetBurst(l.ctl.burst(l.burst))
 	}
 	return l
@@ -102,7 +104,16 @@ func (l *Limiter) Accepted() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ctl.succeeded(time.Now())
-	l.bucket.SetLimit(rate.Limit(l.ctl.rate))
+	// Climbing changes the rate a little per success; tell the bucket once it adds up.
+	if l.ctl.rate > l.applied*1.001 || l.ctl.rate == l.ctl.ceil && l.applied != l.ctl.ceil {
+		l.apply()
+	}
+}
+
+// apply gives the controller's rate to the bucket; l.mu must be held.
+func (l *Limiter) apply() {
+	l.applied = l.ctl.rate
+	l.bucket.SetLimit(rate.Limit(l.applied))
 }
 
 // Throttled reports that the remote end refused a request for rate, asking to wait
@@ -120,7 +131,7 @@ func (l *Limiter) Throttled(retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ctl.throttled(now, retryAfter) {
-		l.bucket.SetLimit(rate.Limit(l.ctl.rate))
+		l.apply()
 		l.bucket.SetBurst(l.ctl.burst(l.burst))
 	}
 }
