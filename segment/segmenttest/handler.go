@@ -65,8 +65,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.pool.Get().(*payload)
 	defer func() {
-		// Deferred so a reset that aborts the handler is still logged.
-		h.rec.log(req)
+		if !req.Reset { // reset logs before it drops the connection
+			h.rec.log(req)
+		}
 		p.reset()
 		h.pool.Put(p)
 	}()
@@ -191,12 +192,15 @@ func (h *Handler) answer(w http.ResponseWriter, req *Request, status int, body s
 }
 
 // reset drops the connection without an answer: hijack, SO_LINGER 0 (so the
-// peer sees a TCP RST), close. A ResponseWriter that cannot be hijacked
-// (HTTP/2, httptest.ResponseRecorder) is aborted with http.ErrAbortHandler.
+// peer sees a TCP RST), close. It logs req first, so that a client that sees
+// the reset also finds it in the log. A ResponseWriter that cannot be
+// hijacked (HTTP/2, httptest.ResponseRecorder) is aborted with
+// http.ErrAbortHandler.
 func (h *Handler) reset(w http.ResponseWriter, req *Request) {
 	h.rec.c.resets.Add(1)
 	req.Reset = true
 	conn, _, err := http.NewResponseController(w).Hijack()
+	h.rec.log(*req)
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
