@@ -39,7 +39,7 @@ func NewHandler(opts Options) *Handler {
 	h := &Handler{
 		opts: opts,
 		gate: newGate(opts),
-		rec:  newRecorder(),
+		rec:  newRecorder(opts.LogLimit),
 		pool: sync.Pool{New: func() any { return new(payload) }},
 	}
 	if len(opts.WriteKeys) > 0 {

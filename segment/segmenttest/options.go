@@ -53,6 +53,9 @@ type Options struct {
 	// KeepEvents keeps every delivered event for [Handler.Events]. Without it
 	// only the per-messageId delivery counts are kept.
 	KeepEvents bool
+	// LogLimit bounds the request log to the most recent LogLimit requests,
+	// for a long-running server; 0 keeps every request (about 150 bytes each).
+	LogLimit int
 }
 
 // withDefaults returns o with every zero field that has a default filled in.

@@ -79,11 +79,12 @@ type recorder struct {
 
 	mu       sync.Mutex
 	events   []Event
-	requests []Request
+	requests []Request // the most recent logLimit are the log (all if 0)
+	logLimit int
 }
 
-func newRecorder() *recorder {
-	r := &recorder{seed: maphash.MakeSeed()}
+func newRecorder(logLimit int) *recorder {
+	r := &recorder{seed: maphash.MakeSeed(), logLimit: logLimit}
 	for i := range r.shards {
 		r.shards[i].seen = make(map[string]int)
 	}
@@ -156,6 +157,12 @@ func idString(v any) string {
 
 func (r *recorder) log(req Request) {
 	r.mu.Lock()
+	if r.logLimit > 0 && len(r.requests) >= 2*r.logLimit {
+		// Amortized O(1): drop the older half once the slice is twice the limit.
+		n := copy(r.requests, r.requests[len(r.requests)-r.logLimit:])
+		clear(r.requests[n:])
+		r.requests = r.requests[:n]
+	}
 	r.requests = append(r.requests, req)
 	r.mu.Unlock()
 }
@@ -206,10 +213,14 @@ func (h *Handler) Events() []Event {
 	return append([]Event(nil), h.rec.events...)
 }
 
-// Requests returns a copy of the request log, in the order requests finished.
-// The log keeps every request (about 100 bytes each) for the Handler's life.
+// Requests returns a copy of the request log, in the order requests finished:
+// every request, or the most recent [Options].LogLimit.
 func (h *Handler) Requests() []Request {
 	h.rec.mu.Lock()
 	defer h.rec.mu.Unlock()
-	return append([]Request(nil), h.rec.requests...)
+	reqs := h.rec.requests
+	if lim := h.rec.logLimit; lim > 0 && len(reqs) > lim {
+		reqs = reqs[len(reqs)-lim:]
+	}
+	return append([]Request(nil), reqs...)
 }

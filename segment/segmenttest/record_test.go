@@ -88,3 +88,26 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Requests: got %d", n)
 	}
 }
+
+func TestLogLimit(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 5, 6, 7, 12, 20} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			h := newHandler(segmenttest.Options{LogLimit: 3})
+			for i := range n {
+				do(t, h, call{path: "/v1/identify", body: ident("1"), key: "k", header: map[string]string{"X-Retry-Count": fmt.Sprint(i)}})
+			}
+			reqs := h.Requests()
+			if want := min(n, 3); len(reqs) != want {
+				t.Fatalf("len: got %d, want %d", len(reqs), want)
+			}
+			for i, r := range reqs {
+				if want := n - len(reqs) + i; r.RetryCount != want {
+					t.Errorf("Requests[%d].RetryCount: got %d, want %d", i, r.RetryCount, want)
+				}
+			}
+			if got := h.Stats().Requests; got != int64(n) {
+				t.Errorf("Stats.Requests: got %d, want %d", got, n)
+			}
+		})
+	}
+}
