@@ -2,7 +2,6 @@ package segloop
 
 import (
 	"context"
-	"slices"
 
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
@@ -42,7 +41,7 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 		it := loop.Item[payload]{Index: rec.Index, Line: rec.Line}
 		if s.cfg.KeepSource {
 			it.Value.cells = rec.Cells
-			it.Value.raw = slices.Clone(rec.Raw)
+			it.Value.raw = rec.Raw // the reader's copy: ours to keep
 		}
 		if rec.Err != nil {
 			it.Err = rec.Err

@@ -29,15 +29,21 @@ type failedWriter struct {
 	row    []string
 }
 
-func newFailedWriter(w io.WriteCloser, format source.Format, src source.Reader) *failedWriter {
+// newFailedWriter writes to w in format; for CSV, src gives the header and
+// delimiter is the input's (0 for the format's default).
+func newFailedWriter(w io.WriteCloser, format source.Format, delimiter rune, src source.Reader) *failedWriter {
 	fw := &failedWriter{w: w, buf: bufio.NewWriter(w), format: format}
-	if format == source.CSV {
+	if isCSV(format) {
+		fw.format = source.CSV
 		fw.csv = csv.NewWriter(fw.buf)
 		if h, ok := src.(interface{ Header() []string }); ok {
 			fw.header = h.Header()
 		}
-		if r, ok := src.(interface{ Comma() rune }); ok {
-			fw.csv.Comma = r.Comma()
+		switch {
+		case delimiter != 0:
+			fw.csv.Comma = delimiter
+		case format == source.TSV:
+			fw.csv.Comma = '\t'
 		}
 	}
 	return fw
@@ -84,6 +90,14 @@ func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
 		}
 	}
 	w.row = w.row[:0]
+	if r.Cells == nil && len(r.Raw) > 0 {
+		// A row that could not be parsed: its text goes in the first column, as read.
+		w.row = append(w.row, string(r.Raw))
+		for range len(w.keep) - 1 {
+			w.row = append(w.row, "")
+		}
+		return w.csv.Write(append(w.row, string(r.Status), msg))
+	}
 	for _, i := range w.keep {
 		cell := ""
 		if i < len(r.Cells) {

@@ -160,9 +160,6 @@ func (f *importFlags) resolveFormat(format, delimiter string) error {
 		if err != nil {
 			return usageError("import: %v; say which with --format csv|json|ndjson", err)
 		}
-		if strings.HasSuffix(strings.ToLower(f.file), ".tsv") {
-			f.delimiter = '\t'
-		}
 	}
 	if err != nil {
 		return usageError("import: --format: %v", err)
@@ -175,7 +172,7 @@ func (f *importFlags) resolveFormat(format, delimiter string) error {
 		if size != len(delimiter) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
 			return usageError("import: --delimiter must be one character other than a quote or newline, got %q", delimiter)
 		}
-		if f.format != source.CSV {
+		if !isCSV(f.format) {
 			return usageError("import: --delimiter applies to CSV input only")
 		}
 		f.delimiter = r
@@ -209,6 +206,9 @@ func (f *importFlags) resolveEndpoint(region string, getenv func(string) string)
 	}
 	return nil
 }
+
+// isCSV reports whether format is CSV or its tab-separated variant.
+func isCSV(format source.Format) bool { return format == source.CSV || format == source.TSV }
 
 // failureLimit is --max-failures: a count, or a percentage of items finished.
 // The zero value sets no limit.

@@ -106,7 +106,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if err != nil {
 			return withCode(exitAborted, fmt.Errorf("import: --failed: %w", err))
 		}
-		failedOut = newFailedWriter(fw, f.format, src)
+		failedOut = newFailedWriter(fw, f.format, f.delimiter, src)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)

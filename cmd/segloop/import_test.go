@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -295,6 +296,65 @@ func TestImportResultsUnwritable(t *testing.T) {
 			}
 			if !strings.Contains(r.stderr, "import stopped: writing results") && !strings.Contains(r.stderr, "--results") {
 				t.Fatalf("the summary does not say the run stopped:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestImportJSONLog(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	file := writeFile(t, "users.csv", genCSV(12)+",x@example.com,pro\n")
+	r := runCLI(t, context.Background(), nil, "import", "--endpoint", srv.URL, "--write-key", testWriteKey, "--log-format", "json", file)
+	if r.code != exitIncomplete {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	var rec struct {
+		Msg     string `json:"msg"`
+		OK      int    `json:"ok"`
+		Invalid int    `json:"invalid"`
+		Read    int    `json:"read"`
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rec); err != nil {
+		t.Fatalf("last stderr line is not JSON: %v\n%s", err, r.stderr)
+	}
+	if rec.Msg != "import finished" || rec.OK != 12 || rec.Invalid != 1 || rec.Read != 13 {
+		t.Fatalf("summary record %+v", rec)
+	}
+}
+
+func TestImportTSVFailedFile(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	failed := filepath.Join(t.TempDir(), "failed.tsv")
+	input := writeFile(t, "users.tsv", "id\temail\tplan\nu1\ta@example.com\tpro\n\tb@example.com\tfree\nu3\tc@example.com\tpro\tEXTRA\n")
+	r := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--failed", failed, input)...)
+	if r.code != exitIncomplete {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.stderr)
+	}
+	data, _ := os.ReadFile(failed)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 3 || lines[0] != "id\temail\tplan\t_status\t_error" || !strings.HasPrefix(lines[1], "\tb@example.com\tfree\tinvalid\t") {
+		t.Fatalf("failed file:\n%s", data)
+	}
+}
+
+func TestImportJSONFailedFileReruns(t *testing.T) {
+	for _, tt := range []struct{ name, input string }{
+		{"users.json", `[{"id":"u1","email":"a@example.com"},{"email":"b@example.com","plan":"pro"},{}]`},
+		{"users.ndjson", "{\"id\":\"u1\"}\n{\"email\":\"b@example.com\"}\nnot json\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, segmenttest.Options{})
+			failed := filepath.Join(t.TempDir(), "failed"+filepath.Ext(tt.name))
+			r := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--failed", failed, writeFile(t, tt.name, tt.input))...)
+			if r.code != exitIncomplete {
+				t.Fatalf("exit code %d, want 1; stderr:\n%s", r.code, r.stderr)
+			}
+			// The failed file is valid input of the same format: re-running it reads
+			// every item (they are still invalid: no ids).
+			again := runCLI(t, context.Background(), nil, importArgs(srv.URL, failed)...)
+			if got := byStatus(parseResults(t, again.stdout)); again.code != exitIncomplete || got["invalid"] != 2 {
+				t.Fatalf("re-run of the failed file: exit %d, %v\n%s", again.code, got, again.stderr)
 			}
 		})
 	}
