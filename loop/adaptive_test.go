@@ -89,7 +89,8 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 	tests := []struct {
 		name      string
 		limit     float64 // the server's rate
-		requests  int     // work to deliver, one item per request
+		requests  int     // work to deliver, in requests
+		batch     int     // items per request; 0 = 1
 		duration  time.Duration
 		workers   int
 		burst     int
@@ -101,6 +102,8 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 	}{
 		{name: "R=20 100 requests", limit: 20, requests: 100, workers: 8, burst: 25, latency: 2 * time.Millisecond,
 			maxTime: 1.15, max429: 0.03, minSettle: 0.9},
+		{name: "R=20 10,000 items in batches of 100", limit: 20, requests: 100, batch: 100, workers: 8, burst: 25, latency: 5 * time.Millisecond,
+			maxTime: 1.15, max429: 0.03, minSettle: 0.9},
 		{name: "R=20 1000 requests", limit: 20, requests: 1000, workers: 8, burst: 25, latency: 20 * time.Millisecond,
 			maxTime: 1.05, max429: 0.03, minSettle: 0.95},
 		{name: "R=200 single 20s", limit: 200, duration: 20 * time.Second, workers: 8, burst: 25, latency: 2 * time.Millisecond,
@@ -111,7 +114,8 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := newSimServer(tt.limit, tt.latency)
 				lim := ratelimit.New(ratelimit.Config{Rate: 10 * tt.limit, Burst: tt.burst, Adaptive: true})
-				n := tt.requests
+				batch := max(tt.batch, 1)
+				n := tt.requests * batch
 				ctx := t.Context()
 				if tt.duration > 0 {
 					n = math.MaxInt
@@ -120,9 +124,10 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 					defer cancel()
 				}
 				sum, err := loop.Run(ctx, &sliceSource{n: n}, srv, loop.Options[int]{
-					Workers:  tt.workers,
-					Limiter:  lim,
-					Classify: classify429,
+					Workers:   tt.workers,
+					BatchSize: batch,
+					Limiter:   lim,
+					Classify:  classify429,
 				})
 				if tt.duration == 0 && err != nil {
 					t.Fatalf("Run: %v", err)
@@ -134,8 +139,8 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 				t.Logf("elapsed %v, requests %d, accepted %d, 429s %d (%.1f%%), inside Retry-After windows %d, paused %v, %.1f%% of R once past the first 429, final rate %.1f",
 					sum.Elapsed, sum.Requests, srv.accepted, srv.refused, 100*share429, srv.inWindow, sum.Paused, 100*settle, lim.Rate())
 				if tt.requests > 0 {
-					if sum.OK != int64(tt.requests) {
-						t.Errorf("ok = %d, want %d", sum.OK, tt.requests)
+					if sum.OK != int64(n) || srv.accepted != tt.requests {
+						t.Errorf("ok = %d in %d requests, want %d in %d", sum.OK, srv.accepted, n, tt.requests)
 					}
 					bound := time.Duration(float64(tt.requests) / tt.limit * float64(time.Second))
 					if got := sum.Elapsed.Seconds() / bound.Seconds(); got > tt.maxTime {

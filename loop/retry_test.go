@@ -1,0 +1,187 @@
+package loop_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/ratelimit"
+)
+
+func TestRetryBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base, ceiling := 500*time.Millisecond, 3*time.Second
+		jitter := loop.FullJitter(base, ceiling)
+		var delays []time.Duration
+		act := &recorder{fn: func(int, []loop.Item[int], int) (int, error) { return 503, errTransient }}
+		var c collector
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
+			MaxAttempts: 7,
+			Backoff: func(attempt int) time.Duration {
+				d := jitter(attempt)
+				delays = append(delays, d)
+				return d
+			},
+			OnResult: c.add,
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		r := c.byIndex(t, 1)[0]
+		var gu *loop.GaveUpError
+		if r.Status != loop.StatusFailed || r.Attempts != 7 || r.Code != 503 || !errors.As(r.Err, &gu) || gu.Attempts != 7 || !errors.Is(r.Err, errTransient) {
+			t.Fatalf("result %+v, want failed after 7 attempts wrapping %v", r, errTransient)
+		}
+		if len(act.calls) != 7 || len(delays) != 6 || sum.Retries != 6 || sum.Requests != 7 {
+			t.Fatalf("%d calls, %d backoffs, summary %+v; want 7, 6", len(act.calls), len(delays), sum)
+		}
+		for i, c := range act.calls {
+			if c.attempt != i+1 {
+				t.Errorf("call %d has attempt %d", i, c.attempt)
+			}
+			if i > 0 {
+				if gap := c.at.Sub(act.calls[i-1].at); gap != delays[i-1] {
+					t.Errorf("gap before call %d = %v, want the backoff %v", i, gap, delays[i-1])
+				}
+			}
+		}
+		for i, d := range delays {
+			if max := loop.ExpCap(base, ceiling, i+1); d < 0 || d > max {
+				t.Errorf("backoff %d = %v, want within [0, %v]", i+1, d, max)
+			}
+		}
+	})
+}
+
+func TestFullJitterBounds(t *testing.T) {
+	base, ceiling := 500*time.Millisecond, 60*time.Second
+	jitter := loop.FullJitter(base, ceiling)
+	wantCaps := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, 60 * time.Second, 60 * time.Second, 60 * time.Second}
+	prevMean := time.Duration(0)
+	for i, want := range wantCaps {
+		attempt := i + 1
+		if got := loop.ExpCap(base, ceiling, attempt); got != want {
+			t.Errorf("ExpCap(%d) = %v, want %v", attempt, got, want)
+		}
+		var sum time.Duration
+		for range 2000 {
+			d := jitter(attempt)
+			if d < 0 || d > want {
+				t.Fatalf("jitter(%d) = %v, want within [0, %v]", attempt, d, want)
+			}
+			sum += d
+		}
+		mean := sum / 2000
+		// Full jitter: the mean is half the cap (within 10%), so it grows until the cap.
+		if mean < want*45/100 || mean > want*55/100 {
+			t.Errorf("mean jitter(%d) = %v, want ≈ %v", attempt, mean, want/2)
+		}
+		if want < ceiling && mean <= prevMean {
+			t.Errorf("mean jitter(%d) = %v did not grow from %v", attempt, mean, prevMean)
+		}
+		prevMean = mean
+	}
+}
+
+func TestRetryAfterPausesAllWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		act := &recorder{latency: 100 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n == 0 {
+				return 429, errThrottle // Retry-After 1s, seen at 100ms
+			}
+			return 200, nil
+		}}
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{Workers: 4, Classify: classifyTest})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		holdFrom, holdTo := 100*time.Millisecond, 1100*time.Millisecond
+		for i, c := range act.calls {
+			if at := c.at.Sub(start); at > holdFrom && at < holdTo {
+				t.Errorf("call %d started at %v, inside the pause [%v, %v)", i, at, holdFrom, holdTo)
+			}
+		}
+		if sum.Paused != time.Second || sum.Throttled != 1 || sum.OK != 40 || sum.Requests != 41 {
+			t.Errorf("summary %+v, want paused 1s, 1 throttled, 40 ok, 41 requests", sum)
+		}
+	})
+}
+
+func TestRetryAfterBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		act := &recorder{fn: func(int, []loop.Item[int], int) (int, error) { return 429, errThrottle }}
+		var c collector
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
+			MaxAttempts:     2,
+			RateLimitBudget: 2500 * time.Millisecond,
+			Classify:        classifyTest,
+			OnResult:        c.add,
+		})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		r := c.byIndex(t, 1)[0]
+		// Calls at 0s, 1s, 2s; the third Retry-After would take the pause to 3s > 2.5s.
+		// Retry-After retries do not count against MaxAttempts (2).
+		if r.Status != loop.StatusFailed || r.Attempts != 3 || !errors.Is(r.Err, loop.ErrRateLimitBudget) || !errors.Is(r.Err, errThrottle) {
+			t.Errorf("result %+v, want failed after 3 attempts with ErrRateLimitBudget", r)
+		}
+		if sum.Paused != 2*time.Second || sum.Throttled != 3 {
+			t.Errorf("summary %+v, want paused 2s, 3 throttled", sum)
+		}
+	})
+}
+
+func TestMaxAttemptsWithRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		act := &recorder{fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n%2 == 0 {
+				return 429, errThrottle
+			}
+			return 503, errTransient
+		}}
+		var c collector
+		if _, err := loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
+			MaxAttempts: 3, Classify: classifyTest, OnResult: c.add, Backoff: func(int) time.Duration { return time.Second },
+		}); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		r := c.byIndex(t, 1)[0]
+		var gu *loop.GaveUpError
+		if !errors.As(r.Err, &gu) || gu.Attempts != 3 || r.Attempts != 6 {
+			t.Errorf("result %+v, want 3 counted attempts out of 6 calls", r)
+		}
+	})
+}
+
+// TestLimiterPacesEveryAttempt runs a simulated minute through a 50 requests/s limiter
+// with retries in the mix: every attempt waits, so the attempts hold the rate within 1%.
+func TestLimiterPacesEveryAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		act := &recorder{fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n%4 == 0 {
+				return 503, errTransient
+			}
+			return 200, nil
+		}}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		sum, _ := loop.Run(ctx, &sliceSource{n: 1 << 40}, act, loop.Options[int]{
+			Workers: 8,
+			Limiter: ratelimit.New(ratelimit.Config{Rate: 50, Burst: 1}),
+			Backoff: func(int) time.Duration { return 0 },
+		})
+		if want := 3000.0; math.Abs(float64(sum.Requests)-want) > want/100 {
+			t.Errorf("%d attempts in a simulated minute, want %.0f ± 1%%", sum.Requests, want)
+		}
+		if sum.Retries == 0 {
+			t.Errorf("no retries were made")
+		}
+	})
+}
