@@ -24,6 +24,7 @@ func NewServer(opts Options) *Server {
 // Close closes every client connection (ending any request still waiting out
 // a Latency or Delay) and shuts the server down, blocking until every handler
 // has returned. The Handler's Stats and logs stay readable.
+// Close may be called more than once.
 func (s *Server) Close() {
 	s.srv.CloseClientConnections()
 	s.srv.Close()

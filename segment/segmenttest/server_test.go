@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"strings"
 	"syscall"
@@ -114,5 +115,45 @@ func TestServerLatencyAndClose(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Accepted != 0 {
 		t.Errorf("stats: got %+v", st)
+	}
+}
+
+// TestEarlyRequestsShowIgnoredRetryAfter shows analytics-go v3.3.0 ignoring
+// Retry-After: its retries land inside the announced window and count as early.
+func TestEarlyRequestsShowIgnoredRetryAfter(t *testing.T) {
+	srv := segmenttest.NewServer(segmenttest.Options{Rate: 0.01, Burst: 1}) // one request per 100 s
+	defer srv.Close()
+	client, err := analytics.NewWithConfig("wk", analytics.Config{
+		Endpoint:   srv.URL,
+		BatchSize:  1,
+		Interval:   time.Hour,
+		RetryAfter: func(int) time.Duration { return 100 * time.Millisecond }, // > Grace
+		Logger:     analytics.StdLogger(log.New(io.Discard, "", 0)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := client.Enqueue(analytics.Identify{UserId: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// analytics-go's Close drops a batch waiting to retry: let three
+	// attempts of the refused batch arrive first.
+	for deadline := time.Now().Add(20 * time.Second); srv.Stats().Throttled < 3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("retries never came: %+v", srv.Stats())
+		}
+		time.Sleep(5 * time.Millisecond) // polls a condition
+	}
+	if err := client.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close() // every handler has returned: the counters are final
+	st := srv.Stats()
+	// One batch got the token; the other was refused and retried inside the
+	// 100 s window (analytics-go makes 10 attempts, then drops it).
+	if st.Accepted != 1 || st.Throttled < 2 || st.EarlyRequests != st.Throttled-1 {
+		t.Errorf("stats: got %+v, want 1 accepted and every throttled retry early", st)
 	}
 }
