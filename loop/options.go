@@ -21,7 +21,7 @@ const (
 type Options[T any] struct {
 	Workers     int           // concurrent requests; 0 = DefaultWorkers (8)
 	BatchSize   int           // items per request; 0 or 1 = one item per attempt
-	BatchBytes  int           // bound on the sum of Item.Size per batch; 0 = no byte bound
+	BatchBytes  int           // bound on the sum of Item.Size per batch (an item over it goes alone); 0 = none
 	BatchLinger time.Duration // how long a partial batch waits for more items; 0 = 200ms
 	MaxAttempts int           // attempts per request counted by backoff retries; 0 = 5
 	// Backoff returns the delay before retry number attempt (1 after the first failure);
