@@ -27,6 +27,7 @@ func sandboxOptions() segmenttest.Options {
 		FailRate:  0.03,
 		ResetRate: 0.01,
 		Seed:      time.Now().UnixNano(),
+		LogLimit:  10000, // a long-running sandbox keeps only the recent requests
 	}
 }
 
