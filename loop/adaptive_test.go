@@ -89,6 +89,7 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 	tests := []struct {
 		name      string
 		limit     float64 // the server's rate
+		client    float64 // the client's configured rate, as a multiple of limit; 0 = 10
 		requests  int     // work to deliver, in requests
 		batch     int     // items per request; 0 = 1
 		duration  time.Duration
@@ -104,6 +105,8 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 			maxTime: 1.15, max429: 0.03, minSettle: 0.9},
 		{name: "R=20 10,000 items in batches of 100", limit: 20, requests: 100, batch: 100, workers: 8, burst: 25, latency: 5 * time.Millisecond,
 			maxTime: 1.15, max429: 0.03, minSettle: 0.9},
+		{name: "known limit R=20 batches of 100", limit: 20, client: 1, requests: 100, batch: 100, workers: 8, burst: 25, latency: 5 * time.Millisecond,
+			maxTime: 1.05, max429: 0.0099},
 		{name: "R=20 1000 requests", limit: 20, requests: 1000, workers: 8, burst: 25, latency: 20 * time.Millisecond,
 			maxTime: 1.05, max429: 0.03, minSettle: 0.95},
 		{name: "R=200 single 20s", limit: 200, duration: 20 * time.Second, workers: 8, burst: 25, latency: 2 * time.Millisecond,
@@ -113,7 +116,11 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := newSimServer(tt.limit, tt.latency)
-				lim := ratelimit.New(ratelimit.Config{Rate: 10 * tt.limit, Burst: tt.burst, Adaptive: true})
+				client := tt.client
+				if client == 0 {
+					client = 10
+				}
+				lim := ratelimit.New(ratelimit.Config{Rate: client * tt.limit, Burst: tt.burst, Adaptive: true})
 				batch := max(tt.batch, 1)
 				n := tt.requests * batch
 				ctx := t.Context()
@@ -135,7 +142,10 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 				srv.mu.Lock()
 				defer srv.mu.Unlock()
 				share429 := float64(srv.refused) / float64(sum.Requests)
-				settle := float64(srv.afterFirst) / time.Since(srv.firstRefuse).Seconds() / tt.limit
+				settle := 1.0
+				if !srv.firstRefuse.IsZero() {
+					settle = float64(srv.afterFirst) / time.Since(srv.firstRefuse).Seconds() / tt.limit
+				}
 				t.Logf("elapsed %v, requests %d, accepted %d, 429s %d (%.1f%%), inside Retry-After windows %d, paused %v, %.1f%% of R once past the first 429, final rate %.1f",
 					sum.Elapsed, sum.Requests, srv.accepted, srv.refused, 100*share429, srv.inWindow, sum.Paused, 100*settle, lim.Rate())
 				if tt.requests > 0 {
