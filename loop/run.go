@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/segloop/segloop/ratelimit"
+	"golang.org/x/sync/errgroup"
 )
 
 // Run reads every item of src and processes it with act as opts says, calling
@@ -66,22 +67,26 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	}
 	e.fb, _ = o.Limiter.(Feedback)
 
-	var wg sync.WaitGroup // every goroutine Run starts
+	// g owns every goroutine Run starts: the producer, the Workers workers, the closer
+	// of results and the drain timer. None returns an error: a bad item is a result and
+	// a fatal outcome cancels runCtx, so g serves as the bounded pool's owner.
+	var g errgroup.Group
+	g.SetLimit(o.Workers + 3)
 	var busy sync.WaitGroup
 	busy.Add(1 + o.Workers)
-	wg.Go(func() { defer busy.Done(); e.produce() })
+	g.Go(func() error { defer busy.Done(); e.produce(); return nil })
 	workers := make([]workerState, o.Workers)
 	for i := range workers {
-		wg.Go(func() { defer busy.Done(); e.work1(&workers[i]) })
+		g.Go(func() error { defer busy.Done(); e.work1(&workers[i]); return nil })
 	}
-	wg.Go(func() { busy.Wait(); close(e.results) })
+	g.Go(func() error { busy.Wait(); close(e.results); return nil })
 	done := make(chan struct{})
-	wg.Go(func() { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo) })
+	g.Go(func() error { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo); return nil })
 
 	var sum Summary
 	e.collect(&sum)
 	close(done)
-	wg.Wait()
+	g.Wait()
 
 	for i := range workers {
 		w := &workers[i]
