@@ -86,7 +86,7 @@ func TestVerdicts(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rep := report{
-		Machine: machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", OS: "linux/amd64", Date: "2026-01-02 03:04 UTC"},
+		Machine: machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", OS: "linux/amd64", Date: "2026-01-02 03:04 UTC", Load: "0.10"},
 		Command: "go run ./bench -runs 3",
 		Runs:    3,
 		Scenarios: []scenarioResult{{ID: 1, Name: "throughput", Figures: []figure{
@@ -98,7 +98,7 @@ func TestWriteTable(t *testing.T) {
 	if err := writeTable(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	want := "Machine: Test CPU, 2 cores, go1.26, linux/amd64; 2026-01-02 03:04 UTC. Median of 3 run(s).\n\n" +
+	want := "Machine: Test CPU, 2 cores, go1.26, linux/amd64; 2026-01-02 03:04 UTC; load average 0.10 at the start. Median of 3 run(s).\n\n" +
 		"Command: `go run ./bench -runs 3`\n\n" +
 		"| # | Scenario | Figure | Median | Target | Result |\n" +
 		"|---|---|---|---|---|---|\n" +

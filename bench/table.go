@@ -18,6 +18,7 @@ type machine struct {
 	GoVersion string `json:"goVersion"`
 	OS        string `json:"os"`
 	Date      string `json:"date"`
+	Load      string `json:"load"` // /proc/loadavg's 1-minute figure when the bench started
 }
 
 // thisMachine describes the machine the bench runs on, now.
@@ -28,7 +29,20 @@ func thisMachine(now time.Time) machine {
 		GoVersion: runtime.Version(),
 		OS:        runtime.GOOS + "/" + runtime.GOARCH,
 		Date:      now.UTC().Format("2006-01-02 15:04 MST"),
+		Load:      loadAverage("/proc/loadavg"),
 	}
+}
+
+// loadAverage is the 1-minute load average of a /proc/loadavg file, or "unknown".
+func loadAverage(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // cpuModel is the first "model name" of a /proc/cpuinfo file, or "unknown".
@@ -65,8 +79,8 @@ type report struct {
 func writeTable(w io.Writer, rep report) error {
 	var b strings.Builder
 	m := rep.Machine
-	fmt.Fprintf(&b, "Machine: %s, %d cores, %s, %s; %s. Median of %d run(s).\n\n",
-		m.CPU, m.Cores, m.GoVersion, m.OS, m.Date, rep.Runs)
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %s, %s; %s; load average %s at the start. Median of %d run(s).\n\n",
+		m.CPU, m.Cores, m.GoVersion, m.OS, m.Date, orDash(m.Load), rep.Runs)
 	if rep.Command != "" {
 		fmt.Fprintf(&b, "Command: `%s`\n\n", rep.Command)
 	}

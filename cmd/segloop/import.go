@@ -112,9 +112,10 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		counts  statusCounts
-		outErr  atomic.Pointer[error]
-		aborted = func(err error) {
+		lastLine int // the last source line with a result: reading stopped after it
+		counts   statusCounts
+		outErr   atomic.Pointer[error]
+		aborted  = func(err error) {
 			if outErr.CompareAndSwap(nil, &err) {
 				cancel(err)
 			}
@@ -137,6 +138,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		KeepSource:   failedOut != nil,
 		OnResult: func(r segloop.Result) {
 			counts.add(r.Status)
+			lastLine = max(lastLine, r.Line)
 			if err := resultsOut.Write(r); err != nil {
 				aborted(fmt.Errorf("writing results: %w", err))
 			}
@@ -187,6 +189,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		Sandbox:  sandbox,
 		DryRun:   f.dryRun,
 		Endpoint: endpoint,
+		LastLine: lastLine,
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p

@@ -18,6 +18,7 @@ type report struct {
 	Sandbox  *sandboxServer
 	DryRun   bool
 	Endpoint string
+	LastLine int // the last source line read
 }
 
 // print writes the summary: a few human lines, or one JSON log record with
@@ -45,7 +46,7 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 			attrs = append(attrs, "sandbox", r.Sandbox.statsLine())
 		}
 		if err != nil {
-			log.Error("import stopped", append(attrs, "error", err.Error())...)
+			log.Error("import stopped", append(attrs, "error", err.Error(), "notReadAfterLine", r.LastLine)...)
 			return
 		}
 		log.Info("import finished", attrs...)
@@ -54,6 +55,7 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	var b strings.Builder
 	if err != nil {
 		fmt.Fprintf(&b, "segloop: import stopped: %v\n", err)
+		fmt.Fprintf(&b, "segloop: every item read has its result; input after line %d was not read (not processed)\n", r.LastLine)
 	}
 	fmt.Fprintf(&b, "segloop: %d items in %s (%.1f items/s): %d ok, %d invalid, %d failed",
 		r.Read+r.Skipped, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
