@@ -1,6 +1,7 @@
 package segloop
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/segloop/segloop/loop"
@@ -24,6 +25,7 @@ type items struct {
 	cfg     *Config
 	mapping *mapping.Mapping
 	skip    func(Result)
+	scratch []byte // the event being encoded; copied out at its exact size
 }
 
 // Next returns the next item to process. A record that cannot be read, mapped,
@@ -68,13 +70,13 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 			})
 			continue
 		}
-		event, err := in.AppendJSON(nil) // validates as it encodes
-
+		event, err := in.AppendJSON(s.scratch[:0]) // validates as it encodes
 		if err != nil {
 			it.Err = err
 			return it, nil
 		}
-		it.Value.event = event
+		s.scratch = event
+		it.Value.event = bytes.Clone(event)
 		it.Size = len(event) + 1
 		return it, nil
 	}

@@ -18,10 +18,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// gcPercent is the garbage collector's target when $GOGC is unset. The live
+// heap of a streaming import is a few MiB, so Go's default of 100 collects
+// every few MiB allocated; 200 halves the collections (about a third less
+// CPU per row, measured) for a few MiB more of peak memory.
+const gcPercent = 200
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := interruptible(context.Background(), os.Stderr)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
