@@ -136,8 +136,8 @@ func TestParseReport(t *testing.T) {
 			name:   "segloop JSON summary",
 			client: clientSegloop,
 			stderr: "warning: something\n" +
-				`{"time":"x","level":"INFO","msg":"import finished","read":10,"ok":9,"invalid":1,"failed":0,"requests":3,"throttled":1,"retries":2,"paused":"1.5s"}` + "\n",
-			want: clientReport{OK: 9, Failed: 1, Requests: 3, Throttled: 1, Retries: 2, Paused: 1500e6, Parsed: true},
+				`{"time":"x","level":"INFO","msg":"import finished","read":10,"ok":9,"invalid":1,"failed":0,"requests":3,"throttled":1,"retries":2,"paused":"1.5s","elapsed":"2.25s"}` + "\n",
+			want: clientReport{OK: 9, Failed: 1, Requests: 3, Throttled: 1, Retries: 2, Paused: 1500e6, Elapsed: 2250e6, Parsed: true},
 		},
 		{
 			name:   "segloop without a summary",

@@ -48,6 +48,7 @@ type clientReport struct {
 	Throttled int64         `json:"throttled"` // segloop only: 429 answers it saw
 	Retries   int64         `json:"retries"`   // segloop only
 	Paused    time.Duration `json:"paused"`    // segloop only: time paused by Retry-After
+	Elapsed   time.Duration `json:"elapsed"`   // segloop only: its own elapsed time (wall time minus start-up and exit)
 	Parsed    bool          `json:"parsed"`    // whether a report was found
 }
 
@@ -61,6 +62,7 @@ type segloopSummary struct {
 	Throttled int64  `json:"throttled"`
 	Retries   int64  `json:"retries"`
 	Paused    string `json:"paused"`
+	Elapsed   string `json:"elapsed"`
 }
 
 // parseReport reads the client's own report from its output.
@@ -89,6 +91,7 @@ func parseSegloopReport(stderr []byte) clientReport {
 		r = clientReport{OK: s.OK, Failed: s.Failed + s.Invalid, Requests: s.Requests,
 			Throttled: s.Throttled, Retries: s.Retries, Parsed: true}
 		r.Paused, _ = time.ParseDuration(s.Paused)
+		r.Elapsed, _ = time.ParseDuration(s.Elapsed)
 	}
 	return r
 }
