@@ -62,7 +62,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "runs of each scenario; the table shows the median")
 	fs.BoolVar(&o.quick, "quick", false, "smaller inputs and one run: a smoke test of about a minute")
 	fs.StringVar(&o.json, "json", filepath.Join("bench", "out", "results.json"), "write every run and figure as JSON to `FILE` (empty: don't)")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenario numbers to run (default: all six)")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenario numbers to run (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}

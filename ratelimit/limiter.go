@@ -26,7 +26,9 @@ type Config struct {
 	// means unlimited. In adaptive mode it is the ceiling the rate never exceeds.
 	Rate float64
 	// Burst is the number of requests that may go at once after an idle spell; 0 means
-	// max(1, Rate/10), a tenth of a second's worth.
+	// max(1, Rate/10), a tenth of a second's worth. A new Limiter's bucket holds one
+	// token, not a full burst: a run that opened with a burst would race a server whose
+	// own bucket is just as full, and lose requests to 429s at the start.
 	Burst int
 	// Adaptive lowers the rate when the remote end throttles (see Limiter.Throttled) and
 	// climbs back on successes, never above Rate nor below MinRate. It has no effect
@@ -64,6 +66,7 @@ func New(cfg Config) *Limiter {
 		l.burst = max(1, int(math.Ceil(cfg.Rate/10)))
 	}
 	l.bucket = rate.NewLimiter(rate.Limit(cfg.Rate), l.burst)
+	l.bucket.AllowN(time.Now(), l.burst-1) // start with one token (see Config.Burst)
 	if cfg.Adaptive {
 		floor := cfg.MinRate
 		if floor <= 0 {

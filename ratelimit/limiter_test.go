@@ -174,3 +174,26 @@ func TestAdaptiveSteps(t *testing.T) {
 		}
 	})
 }
+
+func TestLimiterStartsWithOneToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{Rate: 10, Burst: 5})
+		start := time.Now()
+		for range 3 {
+			if err := l.Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := time.Since(start), 200*time.Millisecond; got != want {
+			t.Fatalf("three waits took %v, want %v: no opening burst", got, want)
+		}
+		time.Sleep(time.Second) // idle: the bucket fills to its burst
+		start = time.Now()
+		for range 5 {
+			l.Wait(context.Background())
+		}
+		if got := time.Since(start); got != 0 {
+			t.Fatalf("after an idle second, five waits took %v, want the burst at once", got)
+		}
+	})
+}
