@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -72,4 +74,51 @@ func TestImportHostileInputs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportHostileCorpus runs every file of testdata/hostile through a dry
+// run (with NAME.map.json as the mapping where there is one): each ends in
+// per-item errors or a whole-run error naming the line, never a panic, a
+// hang or a usage error.
+func TestImportHostileCorpus(t *testing.T) {
+	files, err := filepath.Glob("../../testdata/hostile/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no hostile corpus: %v", err)
+	}
+	for _, file := range files {
+		if strings.HasSuffix(file, ".map.json") {
+			continue
+		}
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			args := []string{"import", "--dry-run", "--quiet"}
+			if m := strings.TrimSuffix(file, filepath.Ext(file)) + ".map.json"; fileExists(m) {
+				args = append(args, "--map", m)
+			}
+			r := runCLI(t, context.Background(), nil, append(args, file)...)
+			switch r.code {
+			case exitOK, exitIncomplete:
+			case exitAborted:
+				if !strings.Contains(r.stderr, "line") {
+					t.Fatalf("a whole-run error that names no line:\n%s", r.stderr)
+				}
+			default:
+				t.Fatalf("exit code %d; stderr:\n%s", r.code, r.stderr)
+			}
+			lines := parseResults(t, r.stdout)
+			for _, l := range lines {
+				if l.Index >= int64(len(lines)) {
+					t.Fatalf("index %d among %d results", l.Index, len(lines))
+				}
+				if l.Status == "invalid" && (l.Error == "" || l.Line < 1) {
+					t.Fatalf("invalid result without a line or reason: %+v", l)
+				}
+			}
+			t.Logf("exit %d, results %v", r.code, byStatus(lines))
+		})
+	}
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }
