@@ -185,3 +185,36 @@ func TestLimiterPacesEveryAttempt(t *testing.T) {
 		}
 	})
 }
+
+// feedbackLog is a Limiter that records what the loop tells it.
+type feedbackLog struct{ waits []time.Duration }
+
+func (f *feedbackLog) Wait(context.Context) error         { return nil }
+func (f *feedbackLog) Accepted()                          {}
+func (f *feedbackLog) Throttled(retryAfter time.Duration) { f.waits = append(f.waits, retryAfter) }
+
+func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		act := &recorder{fn: func(int, []loop.Item[int], int) (int, error) { return 429, errThrottle }}
+		lim := &feedbackLog{}
+		var c collector
+		loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
+			Workers:         1,
+			RateLimitBudget: 2500 * time.Millisecond,
+			Classify:        classifyTest,
+			Limiter:         lim,
+			OnResult:        c.add,
+		})
+		// Two holds of 1s fit the budget; the third does not, so the limiter must not
+		// hold its own gate for it (that pause would escape the budget).
+		want := []time.Duration{time.Second, time.Second, 0}
+		if len(lim.waits) != len(want) {
+			t.Fatalf("limiter told %v, want %v", lim.waits, want)
+		}
+		for i := range want {
+			if lim.waits[i] != want[i] {
+				t.Fatalf("limiter told %v, want %v", lim.waits, want)
+			}
+		}
+	})
+}

@@ -65,10 +65,20 @@ func (e *engine[T]) request(w *workerState, b *batch[T], s span, start time.Time
 			return
 		}
 		v := e.opts.Classify(code, err)
+		// The loop's gate owns the cooldown and its budget; the limiter hears of a
+		// Retry-After only when the gate took it, so a spent budget bounds every pause.
+		var holdErr error
+		if v.RetryAfter > 0 && !v.Fatal {
+			holdErr = e.gate.HoldWithin(time.Now().Add(v.RetryAfter), e.opts.RateLimitBudget)
+		}
 		if v.Throttled {
 			w.throttled++
 			if e.fb != nil {
-				e.fb.Throttled(v.RetryAfter)
+				wait := v.RetryAfter
+				if holdErr != nil {
+					wait = 0
+				}
+				e.fb.Throttled(wait)
 			}
 		}
 		// Keep the last failure in the first result: it is what a retry that cannot
@@ -81,7 +91,7 @@ func (e *engine[T]) request(w *workerState, b *batch[T], s span, start time.Time
 			return
 		case v.RetryAfter > 0:
 			counted--
-			if herr := e.gate.HoldWithin(time.Now().Add(v.RetryAfter), e.opts.RateLimitBudget); herr != nil {
+			if holdErr != nil {
 				e.fill(b, s, start, StatusFailed, s.base+tries, code,
 					fmt.Errorf("%w (%v): %w", ErrRateLimitBudget, e.opts.RateLimitBudget, err))
 				return
