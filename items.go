@@ -9,6 +9,12 @@ import (
 	"github.com/segloop/segloop/segment"
 )
 
+// resentMessageID is the field of a failed-items file (see the command's
+// --failed) that carries the messageId an item was first sent under; items
+// that have it keep it, so Segment deduplicates a re-run of an item it had
+// accepted after all.
+const resentMessageID = "_messageId"
+
 // payload is one item on its way through the loop: the encoded event and what
 // the result line and the failed-items file need to know about it.
 type payload struct {
@@ -54,6 +60,9 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 		if err != nil {
 			it.Err = err
 			return it, nil
+		}
+		if id, ok := rec.Fields[resentMessageID].(string); ok && in.MessageID == "" {
+			in.MessageID = id // a failed-items file re-run: the first attempt's id
 		}
 		if in.MessageID == "" {
 			id := in.UserID

@@ -100,6 +100,9 @@ func (cfg *Config) result(r loop.Result[payload]) Result {
 		Err:       r.Err,
 		Duration:  r.Duration,
 	}
+	if cfg.DryRun {
+		res.Attempts, res.Duration = 0, 0 // nothing was sent
+	}
 	if cfg.KeepSource {
 		res.Cells, res.Raw = p.cells, p.raw
 	}

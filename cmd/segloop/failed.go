@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 
@@ -13,8 +14,10 @@ import (
 )
 
 // failedWriter writes the failed and invalid items back out in the input's
-// own format, with _status and _error added, so the file can be fixed and
-// re-run as is (the default mapping ignores columns that start with "_").
+// own format, with _status, _error and _messageId added, so the file can be
+// fixed and re-run as is: the default mapping ignores columns that start with
+// "_", and a re-run sends each item under its _messageId, so an item that
+// Segment did accept before its answer was lost is deduplicated, not doubled.
 // It is not safe for concurrent use.
 type failedWriter struct {
 	w      io.WriteCloser
@@ -65,10 +68,10 @@ func (w *failedWriter) Write(r segloop.Result) error {
 			sep = "[\n"
 		}
 		w.buf.WriteString(sep)
-		_, err := w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg))
+		_, err := w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg, r.MessageID))
 		return err
 	default:
-		w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg))
+		w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg, r.MessageID))
 		return w.buf.WriteByte('\n')
 	}
 }
@@ -80,12 +83,12 @@ func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
 		}
 		out := make([]string, 0, len(w.header)+2)
 		for i, h := range w.header {
-			if h != "_status" && h != "_error" {
+			if !isStatusColumn(h) {
 				w.keep = append(w.keep, i)
 				out = append(out, h)
 			}
 		}
-		if err := w.csv.Write(append(out, "_status", "_error")); err != nil {
+		if err := w.csv.Write(append(out, "_status", "_error", "_messageId")); err != nil {
 			return err
 		}
 	}
@@ -96,7 +99,7 @@ func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
 		for range len(w.keep) - 1 {
 			w.row = append(w.row, "")
 		}
-		return w.csv.Write(append(w.row, string(r.Status), msg))
+		return w.csv.Write(append(w.row, string(r.Status), msg, r.MessageID))
 	}
 	for _, i := range w.keep {
 		cell := ""
@@ -105,11 +108,12 @@ func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
 		}
 		w.row = append(w.row, cell)
 	}
-	// Cells beyond the header (a ragged row) are kept too, so nothing is lost.
+	// Cells beyond the header (a ragged row) have no column: the message keeps them,
+	// so nothing is lost and the status columns stay aligned.
 	if len(r.Cells) > len(w.header) {
-		w.row = append(w.row, r.Cells[len(w.header):]...)
+		msg += fmt.Sprintf(" (cells beyond the header: %q)", r.Cells[len(w.header):])
 	}
-	w.row = append(w.row, string(r.Status), msg)
+	w.row = append(w.row, string(r.Status), msg, r.MessageID)
 	return w.csv.Write(w.row)
 }
 
@@ -135,37 +139,57 @@ func (w *failedWriter) Close() error {
 	return err
 }
 
-// jsonWithStatus returns the JSON object raw with "_status" and "_error" set.
-// An item that is not a JSON object (it failed to parse) is wrapped as
-// {"_raw": "...", "_status": ..., "_error": ...}.
-func jsonWithStatus(raw []byte, status, msg string) []byte {
+// statusColumns are the columns and keys a failed-items file adds.
+var statusColumns = [...]string{"_status", "_error", "_messageId"}
+
+func isStatusColumn(name string) bool {
+	for _, c := range statusColumns {
+		if name == c {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonWithStatus returns the JSON object raw with "_status", "_error" and
+// "_messageId" set. An item that is not a JSON object (it failed to parse) is
+// wrapped as {"_raw": "...", "_status": ..., "_error": ..., "_messageId": ...}.
+func jsonWithStatus(raw []byte, status, msg, messageID string) []byte {
 	var obj map[string]json.RawMessage
 	raw = bytes.TrimSpace(raw)
 	if json.Unmarshal(raw, &obj) != nil || obj == nil {
 		out, _ := json.Marshal(struct {
-			Raw    string `json:"_raw"`
-			Status string `json:"_status"`
-			Error  string `json:"_error"`
-		}{string(raw), status, msg})
+			Raw       string `json:"_raw"`
+			Status    string `json:"_status"`
+			Error     string `json:"_error"`
+			MessageID string `json:"_messageId"`
+		}{string(raw), status, msg, messageID})
 		return out
 	}
-	if _, ok := obj["_status"]; !ok {
-		if _, ok := obj["_error"]; !ok {
-			// Keep the item's own key order: splice the two fields in before the closing brace.
-			out := slices.Clone(raw[:len(raw)-1])
-			out = bytes.TrimRight(out, " \t\r\n")
-			if len(obj) > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, `"_status":`...)
-			out = appendJSONString(out, status)
-			out = append(out, `,"_error":`...)
-			out = appendJSONString(out, msg)
-			return append(out, '}')
+	fresh := true
+	for _, c := range statusColumns {
+		if _, ok := obj[c]; ok {
+			fresh = false
 		}
+	}
+	if fresh {
+		// Keep the item's own key order: splice the fields in before the closing brace.
+		out := slices.Clone(raw[:len(raw)-1])
+		out = bytes.TrimRight(out, " \t\r\n")
+		if len(obj) > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, `"_status":`...)
+		out = appendJSONString(out, status)
+		out = append(out, `,"_error":`...)
+		out = appendJSONString(out, msg)
+		out = append(out, `,"_messageId":`...)
+		out = appendJSONString(out, messageID)
+		return append(out, '}')
 	}
 	obj["_status"], _ = json.Marshal(status)
 	obj["_error"], _ = json.Marshal(msg)
+	obj["_messageId"], _ = json.Marshal(messageID)
 	out, _ := json.Marshal(obj)
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -91,7 +92,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, withCode(exitUsage, errReported)
+				return nil, withCode(exitOK, errReported)
 			}
 			return nil, withCode(exitUsage, errReported)
 		}
@@ -142,8 +143,11 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, usageError("import: --timeout must be positive, got %v", f.timeout)
 	case f.logFormat != "text" && f.logFormat != "json":
 		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
-	case f.results != "" && f.results == f.failed:
-		return nil, usageError("import: --results and --failed name the same file")
+	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
+		return nil, usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
+	}
+	if err := f.checkPaths(); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
@@ -203,6 +207,28 @@ func (f *importFlags) resolveEndpoint(region string, getenv func(string) string)
 	}
 	if f.endpoint == "" {
 		f.endpoint = segment.EndpointUS
+	}
+	return nil
+}
+
+// checkPaths refuses an output file that is the input or another output:
+// creating it would truncate what it names.
+func (f *importFlags) checkPaths() error {
+	seen := map[string]string{}
+	for _, p := range []struct{ flag, name string }{
+		{"the input", f.file}, {"--results", f.results}, {"--failed", f.failed}, {"--checkpoint", f.checkpoint},
+	} {
+		if p.name == "" || p.name == "-" || p.name == os.DevNull {
+			continue
+		}
+		abs, err := filepath.Abs(p.name)
+		if err != nil {
+			continue
+		}
+		if other, ok := seen[abs]; ok {
+			return usageError("import: %s and %s name the same file %s", other, p.flag, p.name)
+		}
+		seen[abs] = p.flag
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/segloop/segloop"
@@ -22,8 +23,12 @@ import (
 	"github.com/segloop/segloop/source"
 )
 
-// errFailureLimit is the cause of a run stopped by --max-failures.
-var errFailureLimit = errors.New("too many failed or invalid items (--max-failures)")
+var (
+	// errFailureLimit is the cause of a run stopped by --max-failures.
+	errFailureLimit = errors.New("too many failed or invalid items (--max-failures)")
+	// errWriteResults is the cause of a run stopped because its results could not be written.
+	errWriteResults = errors.New("writing results")
+)
 
 // runImport is segloop import.
 func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -32,8 +37,12 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	log := newLogger(stderr, f.logFormat)
+	// cancel stops the run for a fault of its own (a write error, --max-failures);
+	// ctx also ends on an interrupt.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
-	in, size, closeIn, err := openInput(f.file, stdin)
+	in, size, closeIn, err := openInput(ctx, f.file, stdin)
 	if err != nil {
 		return usageError("import: %v", err)
 	}
@@ -52,7 +61,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 
-	ck, err := openCheckpoint(f.checkpoint, runFingerprint(f, mapBytes, trigBytes), f.ckptEvery)
+	ck, err := openCheckpoint(f.checkpoint, checkpointFingerprint(f, mapBytes, trigBytes), f.ckptEvery)
 	if err != nil {
 		return err
 	}
@@ -104,13 +113,12 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if f.failed != "" {
 		fw, err := createOutput(f.failed, nil)
 		if err != nil {
+			resultsOut.Close()
 			return withCode(exitAborted, fmt.Errorf("import: --failed: %w", err))
 		}
 		failedOut = newFailedWriter(fw, f.format, f.delimiter, src)
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
 		lastLine int // the last source line with a result: reading stopped after it
 		counts   statusCounts
@@ -140,20 +148,21 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			counts.add(r.Status)
 			lastLine = max(lastLine, r.Line)
 			if err := resultsOut.Write(r); err != nil {
-				aborted(fmt.Errorf("writing results: %w", err))
+				aborted(fmt.Errorf("%w: %w", errWriteResults, err))
 			}
 			if failedOut != nil && (r.Status == loop.StatusFailed || r.Status == loop.StatusInvalid) {
 				if err := failedOut.Write(r); err != nil {
 					aborted(fmt.Errorf("writing failed items: %w", err))
 				}
 			}
-			if ck != nil {
+			if ck != nil && !f.dryRun { // a dry run delivers nothing: it marks nothing
 				if err := ck.Record(r); err != nil {
 					aborted(fmt.Errorf("writing checkpoint: %w", err))
 				}
 			}
-			if bad := counts.bad(); f.maxFailures.exceeded(bad, counts.done()) {
-				aborted(fmt.Errorf("%w: %d of %d items", errFailureLimit, bad, counts.done()))
+			// Skipped items were judged by an earlier run: they do not dilute the share.
+			if bad, judged := counts.bad(), counts.done()-counts.skipped.Load(); f.maxFailures.exceeded(bad, judged) {
+				aborted(fmt.Errorf("%w: %d of %d items", errFailureLimit, bad, judged))
 			}
 		},
 	}
@@ -169,7 +178,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 	// Flush every output before judging the run: a result not on disk is not done.
 	if err := resultsOut.Close(); err != nil {
-		aborted(fmt.Errorf("writing results: %w", err))
+		aborted(fmt.Errorf("%w: %w", errWriteResults, err))
 	}
 	if failedOut != nil {
 		if err := failedOut.Close(); err != nil {
@@ -193,6 +202,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p
+		rep.OutputFailed = errors.Is(runErr, errWriteResults)
 	}
 	if !f.quiet || runErr != nil {
 		rep.print(stderr, log, f.logFormat, runErr)
@@ -216,9 +226,19 @@ func importOutcome(sum segloop.Summary, err error) error {
 }
 
 // openInput opens the input file, or stdin for "-". size is the file's size
-// in bytes, or 0 when unknown.
-func openInput(name string, stdin io.Reader) (r io.Reader, size int64, closeFn func(), err error) {
+// in bytes, or 0 when unknown. A pipe (stdin or a FIFO) stops blocking the
+// reader when ctx ends, so an interrupt is not stuck behind a stalled writer.
+func openInput(ctx context.Context, name string, stdin io.Reader) (r io.Reader, size int64, closeFn func(), err error) {
 	if name == "-" {
+		if f, ok := stdin.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
+				fd := f.Fd() // (puts it in blocking mode; made pollable below)
+				if syscall.SetNonblock(int(fd), true) == nil {
+					p := os.NewFile(fd, "stdin")
+					return p, 0, unblockOnDone(ctx, p), nil
+				}
+			}
+		}
 		return stdin, 0, func() {}, nil
 	}
 	file, err := os.Open(name)
@@ -234,7 +254,16 @@ func openInput(name string, stdin io.Reader) (r io.Reader, size int64, closeFn f
 		file.Close()
 		return nil, 0, nil, fmt.Errorf("%s is a directory", name)
 	}
-	return file, st.Size(), func() { file.Close() }, nil
+	stop := unblockOnDone(ctx, file)
+	return file, st.Size(), func() { stop(); file.Close() }, nil
+}
+
+// unblockOnDone makes reads of f fail once ctx ends (for files the runtime
+// poller handles, such as pipes; a no-op for regular files, whose reads do
+// not block). The returned func releases it.
+func unblockOnDone(ctx context.Context, f *os.File) func() {
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	return func() { stop() }
 }
 
 func displayName(file string) string {
@@ -281,20 +310,35 @@ func loadTrigger(name string) (map[string]any, []byte, error) {
 }
 
 // runFingerprint identifies what a run sends: the input file (its path, size
-// and modification time) and the mapping and trigger that shape its events. A
-// checkpoint from another fingerprint is refused.
+// and modification time; for stdin, the --run-key that names the stream), its
+// format and delimiter, and the mapping and trigger that shape its events.
 func runFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
 	h := sha256.New()
 	name := f.file
 	if abs, err := filepath.Abs(name); err == nil && name != "-" {
 		name = abs
 	}
-	fmt.Fprintf(h, "input %q %s\n", name, f.format)
-	if st, err := os.Stat(f.file); err == nil && f.file != "-" {
+	fmt.Fprintf(h, "input %q %s %q\n", name, f.format, f.delimiter)
+	if f.file == "-" {
+		fmt.Fprintf(h, "stream %q\n", f.runKey)
+	} else if st, err := os.Stat(f.file); err == nil {
 		fmt.Fprintf(h, "size %d modified %d\n", st.Size(), st.ModTime().UnixNano())
 	}
 	fmt.Fprintf(h, "map %d:%s\ntrigger %d:%s\n", len(mapBytes), mapBytes, len(trigBytes), trigBytes)
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// checkpointFingerprint is the run fingerprint plus where the events go (the
+// sandbox or the endpoint): a checkpoint of items delivered to one place must
+// not skip them when sending to another. A dry run computes the same
+// fingerprint as the real run it previews, and marks nothing.
+func checkpointFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
+	dest := f.endpoint
+	if f.sandbox {
+		dest = "sandbox"
+	}
+	sum := sha256.Sum256([]byte(runFingerprint(f, mapBytes, trigBytes) + "\nto " + dest))
+	return hex.EncodeToString(sum[:16])
 }
 
 // defaultRunKey is the run key when neither --run-key nor a checkpoint gives

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -104,7 +106,10 @@ func TestImportInvalidRowsAndRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(data)
-	if !strings.HasPrefix(text, "id,email,plan,_status,_error\n") || strings.Count(text, "\n") != 3 ||
+	if strings.Contains(text+string(out), testWriteKey) {
+		t.Fatal("the write key appears in the results or failed file")
+	}
+	if !strings.HasPrefix(text, "id,email,plan,_status,_error,_messageId\n") || strings.Count(text, "\n") != 3 ||
 		!strings.Contains(text, "u3,not-an-email,pro,invalid,") {
 		t.Fatalf("failed file:\n%s", text)
 	}
@@ -260,6 +265,14 @@ func TestImportInterrupted(t *testing.T) {
 	if len(lines) == 0 || len(lines) >= 5000 {
 		t.Fatalf("%d results; want one per row read, and the run stopped early", len(lines))
 	}
+	if read := summaryItems(t, r.stderr); read != len(lines) {
+		t.Fatalf("%d results for %d items read", len(lines), read)
+	}
+	for _, l := range lines { // parseResults checked each index appears once
+		if l.Index >= int64(len(lines)) {
+			t.Fatalf("index %d among %d results: the items read are not 0..n-1", l.Index, len(lines))
+		}
+	}
 	delivered := inner.Delivered()
 	for _, l := range lines {
 		if l.Status == "ok" && delivered[l.MessageID] != 1 {
@@ -333,7 +346,7 @@ func TestImportTSVFailedFile(t *testing.T) {
 	}
 	data, _ := os.ReadFile(failed)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) != 3 || lines[0] != "id\temail\tplan\t_status\t_error" || !strings.HasPrefix(lines[1], "\tb@example.com\tfree\tinvalid\t") {
+	if len(lines) != 3 || lines[0] != "id\temail\tplan\t_status\t_error\t_messageId" || !strings.HasPrefix(lines[1], "\tb@example.com\tfree\tinvalid\t") {
 		t.Fatalf("failed file:\n%s", data)
 	}
 }
@@ -357,5 +370,54 @@ func TestImportJSONFailedFileReruns(t *testing.T) {
 				t.Fatalf("re-run of the failed file: exit %d, %v\n%s", again.code, got, again.stderr)
 			}
 		})
+	}
+}
+
+func TestImportSandbox(t *testing.T) {
+	t.Setenv("SEGMENT_WRITE_KEY", "")
+	r := runCLI(t, context.Background(), nil, "import", "--sandbox", "--batch", "5", "../../testdata/users.csv")
+	if r.code != exitOK {
+		t.Fatalf("exit code %d; stderr:\n%s", r.code, r.stderr)
+	}
+	if n := len(parseResults(t, r.stdout)); n != 100 {
+		t.Fatalf("%d results, want 100", n)
+	}
+	if !strings.Contains(r.stderr, "sent to sandbox") || !strings.Contains(r.stderr, "100 unique messageIds") {
+		t.Fatalf("the summary does not report the sandbox:\n%s", r.stderr)
+	}
+}
+
+func TestSandboxCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stdoutW := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"sandbox", "--addr", "127.0.0.1:0", "--rate", "0", "--fail-rate", "0", "--reset-rate", "0"}, nil, stdoutW, &stderr)
+		stdoutW.Close()
+	}()
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	url = strings.TrimSpace(url)
+	go io.Copy(io.Discard, stdout)
+	r := runCLI(t, context.Background(), nil, "import", "--endpoint", url, "--write-key", testWriteKey, "--quiet", writeFile(t, "u.csv", genCSV(10)))
+	if r.code != exitOK {
+		t.Fatalf("import against the sandbox command: exit %d\n%s", r.code, r.stderr)
+	}
+	resp, err := http.Get(url + "/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st segmenttest.Stats
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Unique != 10 {
+		t.Fatalf("/stats says %d unique events, want 10", st.Unique)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("sandbox: %v", err)
 	}
 }

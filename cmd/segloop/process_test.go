@@ -196,7 +196,7 @@ func TestProcessSecondSIGINTQuitsAtOnce(t *testing.T) {
 		t.Fatalf("the second SIGINT took %v to end the process", d)
 	}
 	// The checkpoint on disk is consistent: the next run opens it.
-	r := runCLI(t, context.Background(), nil, "import", "--dry-run", "--quiet", "--checkpoint", ck, file)
+	r := runCLI(t, context.Background(), nil, "import", "--dry-run", "--quiet", "--endpoint", srv.URL, "--checkpoint", ck, file)
 	if r.code != exitOK {
 		t.Fatalf("dry run on the checkpoint left behind: exit %d\n%s", r.code, r.stderr)
 	}
@@ -296,5 +296,40 @@ func TestProcessFaults(t *testing.T) {
 	sc := bufio.NewScanner(strings.NewReader(c.stderr.String()))
 	for sc.Scan() {
 		t.Log(sc.Text())
+	}
+}
+
+// TestProcessSIGINTWithStalledStdin: a pipe whose writer goes quiet must not
+// hold up an interrupt (cron: psql ... | segloop import -).
+func TestProcessSIGINTWithStalledStdin(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	cmd := exec.Command(segloopBinary(t), "import", "--endpoint", srv.URL, "--format", "csv", "--batch", "1", "-")
+	cmd.Env = append(os.Environ(), "SEGMENT_WRITE_KEY="+testWriteKey)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	in.Write([]byte(genCSV(3))) // then the writer stalls, pipe open
+	waitFor(t, "the rows delivered", func() bool { return srv.Stats().Unique == 3 })
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 20 s after SIGINT with stdin stalled; stderr:\n%s", stderr.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit code %d, want 130; stderr:\n%s", code, stderr.String())
+	}
+	if got := byStatus(parseResults(t, stdout.String())); got["ok"] != 3 {
+		t.Fatalf("results %v, want the 3 rows ok", got)
 	}
 }

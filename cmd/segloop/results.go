@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/segloop/segloop"
@@ -18,20 +19,31 @@ import (
 //
 // It is not safe for concurrent use; segloop.Run calls OnResult one at a time.
 type resultWriter struct {
-	w   io.WriteCloser
-	buf *bufio.Writer
-	b   []byte // the line being built, reused
+	w       io.WriteCloser
+	buf     *bufio.Writer
+	b       []byte    // the line being built, reused
+	flushed time.Time // last flush: lines reach the output at most resultFlushEvery late
 }
 
+// resultFlushEvery bounds how long a result line waits in the buffer, so a
+// reader of the output (a workflow engine, tail -f) sees results as they come.
+const resultFlushEvery = 200 * time.Millisecond
+
 func newResultWriter(w io.WriteCloser) *resultWriter {
-	return &resultWriter{w: w, buf: bufio.NewWriterSize(w, 64<<10)}
+	return &resultWriter{w: w, buf: bufio.NewWriterSize(w, 64<<10), flushed: time.Now()}
 }
 
 // Write appends r's line. It returns the first write error of the output.
 func (w *resultWriter) Write(r segloop.Result) error {
 	w.b = appendResult(w.b[:0], r)
-	_, err := w.buf.Write(w.b)
-	return err
+	if _, err := w.buf.Write(w.b); err != nil {
+		return err
+	}
+	if now := time.Now(); now.Sub(w.flushed) >= resultFlushEvery {
+		w.flushed = now
+		return w.buf.Flush()
+	}
+	return nil
 }
 
 // Close flushes the lines and closes the output, reporting the first error.

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
@@ -72,6 +74,9 @@ func TestImportCheckpointResume(t *testing.T) {
 			t.Fatalf("item %d: messageId %q on resume, %q before", l.Index, l.MessageID, firstIDs[l.Index])
 		}
 	}
+	if data, _ := os.ReadFile(ck); strings.Contains(string(data), testWriteKey) {
+		t.Fatal("the write key appears in the checkpoint")
+	}
 	if st := srv.Stats(); st.Events != 200 {
 		t.Fatalf("the server got %d events, want 200 (nothing re-sent)", st.Events)
 	}
@@ -98,4 +103,105 @@ func TestImportCheckpointResume(t *testing.T) {
 			t.Fatalf("exit %d, want 2; stderr:\n%s", r.code, r.stderr)
 		}
 	})
+}
+
+func TestImportCheckpointAndDestination(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	ck := filepath.Join(t.TempDir(), "run.ckpt")
+	file := writeFile(t, "users.csv", genCSV(50))
+
+	// A dry run previews against the real run's checkpoint but marks nothing.
+	dry := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--dry-run", "--checkpoint", ck, file)...)
+	if dry.code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s", dry.code, dry.stderr)
+	}
+	real := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--checkpoint", ck, file)...)
+	if got := byStatus(parseResults(t, real.stdout)); real.code != exitOK || got["ok"] != 50 || srv.Stats().Unique != 50 {
+		t.Fatalf("the run after a dry run: exit %d, %v, %d delivered; want all 50 sent", real.code, got, srv.Stats().Unique)
+	}
+	// Items delivered to one endpoint are not skipped when sending to another.
+	other := newServer(t, segmenttest.Options{})
+	r := runCLI(t, context.Background(), nil, importArgs(other.URL, "--checkpoint", ck, file)...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "another input or mapping") {
+		t.Fatalf("a checkpoint of another endpoint: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+}
+
+func TestImportCheckpointStdin(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	ck := filepath.Join(t.TempDir(), "run.ckpt")
+	r := runCLI(t, context.Background(), strings.NewReader(genCSV(5)), importArgs(srv.URL, "--format", "csv", "--checkpoint", ck, "-")...)
+	if r.code != exitUsage || !strings.Contains(r.stderr, "--run-key") {
+		t.Fatalf("stdin with --checkpoint and no --run-key: exit %d, want 2 naming --run-key\n%s", r.code, r.stderr)
+	}
+	args := importArgs(srv.URL, "--format", "csv", "--checkpoint", ck, "--run-key", "export-2026-11-29", "-")
+	if r := runCLI(t, context.Background(), strings.NewReader(genCSV(5)), args...); r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	r = runCLI(t, context.Background(), strings.NewReader(genCSV(8)), args...)
+	if got := byStatus(parseResults(t, r.stdout)); r.code != exitOK || got["skipped"] != 5 || got["ok"] != 3 {
+		t.Fatalf("resumed stream: exit %d, %v; want 5 skipped, 3 ok", r.code, got)
+	}
+}
+
+func TestImportFailedFileKeepsMessageIDs(t *testing.T) {
+	down := newServer(t, segmenttest.Options{FailRate: 1})
+	failed := filepath.Join(t.TempDir(), "failed.csv")
+	file := writeFile(t, "users.csv", genCSV(20))
+	first := runCLI(t, context.Background(), nil, importArgs(down.URL, "--max-attempts", "1", "--failed", failed, file)...)
+	if first.code != exitIncomplete {
+		t.Fatalf("exit %d, want 1\n%s", first.code, first.stderr)
+	}
+	ids := map[string]bool{}
+	for _, l := range parseResults(t, first.stdout) {
+		ids[l.MessageID] = true
+	}
+	up := newServer(t, segmenttest.Options{})
+	again := runCLI(t, context.Background(), nil, importArgs(up.URL, failed)...)
+	if again.code != exitOK {
+		t.Fatalf("re-run: exit %d\n%s", again.code, again.stderr)
+	}
+	for id, n := range up.Delivered() {
+		if !ids[id] || n != 1 {
+			t.Fatalf("re-run delivered messageId %s (%d times), not one of the first run's", id, n)
+		}
+	}
+	if len(up.Delivered()) != 20 {
+		t.Fatalf("re-run delivered %d, want 20", len(up.Delivered()))
+	}
+}
+
+// TestImportDiskFullCheckpointClaimsOnlyDelivered: with the results on a full
+// disk the run stops (exit 3), and the checkpoint it leaves marks only items
+// the server really has.
+func TestImportDiskFullCheckpointClaimsOnlyDelivered(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	ck := filepath.Join(t.TempDir(), "run.ckpt")
+	file := writeFile(t, "users.csv", genCSV(5000))
+	r := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--batch", "20", "--results", "/dev/full", "--checkpoint", ck, file)...)
+	if r.code != exitAborted || !strings.Contains(r.stderr, "writing results") {
+		t.Fatalf("exit %d, want 3 naming the results; stderr:\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		RunKey string     `json:"runKey"`
+		Ranges [][2]int64 `json:"ranges"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("checkpoint %s: %v", data, err)
+	}
+	delivered := srv.Delivered()
+	marked := 0
+	for _, rg := range doc.Ranges {
+		for i := rg[0]; i < rg[1]; i++ {
+			marked++
+			if id := segment.MessageID(doc.RunKey, i, fmt.Sprintf("u%d", i)); delivered[id] != 1 {
+				t.Fatalf("the checkpoint marks item %d done; the server has it %d times", i, delivered[id])
+			}
+		}
+	}
+	t.Logf("%d items marked, %d delivered", marked, len(delivered))
 }

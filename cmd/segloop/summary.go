@@ -19,6 +19,10 @@ type report struct {
 	DryRun   bool
 	Endpoint string
 	LastLine int // the last source line read
+
+	// OutputFailed: the results could not be written, so the summary must not
+	// claim every item has its result on disk.
+	OutputFailed bool
 }
 
 // print writes the summary: a few human lines, or one JSON log record with
@@ -55,7 +59,11 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	var b strings.Builder
 	if err != nil {
 		fmt.Fprintf(&b, "segloop: import stopped: %v\n", err)
-		fmt.Fprintf(&b, "segloop: every item read has its result; input after line %d was not read (not processed)\n", r.LastLine)
+		if r.OutputFailed {
+			fmt.Fprintf(&b, "segloop: results after the write error are missing; input after line %d was not read (not processed)\n", r.LastLine)
+		} else {
+			fmt.Fprintf(&b, "segloop: every item read has its result; input after line %d was not read (not processed)\n", r.LastLine)
+		}
 	}
 	fmt.Fprintf(&b, "segloop: %d items in %s (%.1f items/s): %d ok, %d invalid, %d failed",
 		r.Read+r.Skipped, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
