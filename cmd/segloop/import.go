@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/segloop/segloop"
-	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/segment"
@@ -104,32 +103,17 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	lim := ratelimit.New(ratelimit.Config{Rate: f.rate, Burst: f.burst, Adaptive: f.adaptive})
 
-	results, err := createOutput(f.results, stdout)
+	var outErr atomic.Pointer[error] // what stopped the run from the outputs' side
+	stop := func(err error) {
+		if outErr.CompareAndSwap(nil, &err) {
+			cancel(err)
+		}
+	}
+	out, err := openOutputs(f, stdout, src, ck, stop)
 	if err != nil {
-		return withCode(exitAborted, fmt.Errorf("import: --results: %w", err))
+		return err
 	}
-	resultsOut := newResultWriter(results)
-	var failedOut *failedWriter
-	if f.failed != "" {
-		fw, err := createOutput(f.failed, nil)
-		if err != nil {
-			resultsOut.Close()
-			return withCode(exitAborted, fmt.Errorf("import: --failed: %w", err))
-		}
-		failedOut = newFailedWriter(fw, f.format, f.delimiter, src)
-	}
-
-	var (
-		lastLine int // the last source line with a result: reading stopped after it
-		counts   statusCounts
-		outErr   atomic.Pointer[error]
-		aborted  = func(err error) {
-			if outErr.CompareAndSwap(nil, &err) {
-				cancel(err)
-			}
-		}
-	)
-	prog := startProgress(stderr, f.quiet, size, counted, &counts, lim)
+	prog := startProgress(stderr, f.quiet, size, counted, &out.counts, lim)
 	defer prog.Stop()
 
 	cfg := segloop.Config{
@@ -143,28 +127,8 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		Limiter:      lim,
 		DrainTimeout: f.timeout + time.Second,
 		DryRun:       f.dryRun,
-		KeepSource:   failedOut != nil,
-		OnResult: func(r segloop.Result) {
-			counts.add(r.Status)
-			lastLine = max(lastLine, r.Line)
-			if err := resultsOut.Write(r); err != nil {
-				aborted(fmt.Errorf("%w: %w", errWriteResults, err))
-			}
-			if failedOut != nil && (r.Status == loop.StatusFailed || r.Status == loop.StatusInvalid) {
-				if err := failedOut.Write(r); err != nil {
-					aborted(fmt.Errorf("writing failed items: %w", err))
-				}
-			}
-			if ck != nil && !f.dryRun { // a dry run delivers nothing: it marks nothing
-				if err := ck.Record(r); err != nil {
-					aborted(fmt.Errorf("writing checkpoint: %w", err))
-				}
-			}
-			// Skipped items were judged by an earlier run: they do not dilute the share.
-			if bad, judged := counts.bad(), counts.done()-counts.skipped.Load(); f.maxFailures.exceeded(bad, judged) {
-				aborted(fmt.Errorf("%w: %d of %d items", errFailureLimit, bad, judged))
-			}
-		},
+		KeepSource:   out.failed != nil,
+		OnResult:     out.record,
 	}
 	if client != nil {
 		cfg.Client = client
@@ -175,30 +139,15 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	start := time.Now()
 	sum, runErr := segloop.Run(ctx, cfg)
 	prog.Stop()
-
-	// Flush every output before judging the run: a result not on disk is not done.
-	if err := resultsOut.Close(); err != nil {
-		aborted(fmt.Errorf("%w: %w", errWriteResults, err))
-	}
-	if failedOut != nil {
-		if err := failedOut.Close(); err != nil {
-			aborted(fmt.Errorf("writing failed items: %w", err))
-		}
-	}
-	if ck != nil {
-		if err := ck.Close(); err != nil {
-			aborted(fmt.Errorf("writing checkpoint: %w", err))
-		}
-	}
+	out.close() // every output on disk before the run is judged: a result not written is not done
 
 	rep := report{
 		Summary:  sum,
 		Elapsed:  time.Since(start),
-		Paused:   lim.Paused(),
 		Sandbox:  sandbox,
 		DryRun:   f.dryRun,
 		Endpoint: endpoint,
-		LastLine: lastLine,
+		LastLine: out.lastLine,
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p

@@ -14,7 +14,6 @@ import (
 type report struct {
 	segloop.Summary
 	Elapsed  time.Duration
-	Paused   time.Duration
 	Sandbox  *sandboxServer
 	DryRun   bool
 	Endpoint string
