@@ -44,23 +44,43 @@ const (
 // the decrease informed by a measurement of the rate the remote end really accepts.
 //
 // The measurement: a server that throttles with a token bucket (rate R, burst B) has an
-// empty bucket at the moment it refuses a request. Between two refusals at t1 and t2 it
-// therefore accepted exactly R*(t2-t1) requests, provided its bucket never sat full (it
-// does not, while the client pushes at or above R and pauses no longer than B/R). So
-// acceptances/(t2-t1) measures R, Retry-After pauses included, and the controller jumps
-// straight to it (less 1%, and at least a 3% cut), then climbs slowly to probe for more.
-// A measurement errs only low (idle client; bucket capped during a pause longer than
-// B/R), so the climb repairs any error. Refusals within max(Retry-After, 250ms) of a cut
-// are echoes of requests already in flight and do not cut again. With fewer than 4
-// acceptances to measure, the cut is blind (×0.5) and the climb 5× faster.
+// empty bucket at the moment it refuses a request. Between a cut at t1 (a refusal, then
+// a Retry-After pause of p) and the next refusal at t2 it therefore accepted exactly
+// n = S + R*t requests, t = t2-t1-p being the active time after the pause and S what its
+// bucket saved up during the pause: S = min(B, R*p) (the client does not burst after a
+// pause, see Limiter.Throttled, and sends at or above R until the refusal). Two readings
+// bracket R:
+//   - n/(t+p), pause included, assumes S = R*p: exact for a bucket of a second or more
+//     (B ≥ R*p, p being a whole-second Retry-After), low for a smaller one;
+//   - (n-S)/t, with S = min(B̂, R*p), uses an estimate B̂ of the server's burst: the
+//     acceptances before the very first refusal (a = B + R*t0, a fresh server's full
+//     bucket plus what it refilled meanwhile), an upper bound of B that is close when the
+//     client starts well above R. R*p is taken from the first reading, so S is at most
+//     what the first reading assumes and this reading is never the lower one; it is
+//     exact for a big bucket (S = R*p) and a tiny one (S = B ≈ B̂) alike.
+//
+// The controller jumps to the second (less 1%, and at least a 3% cut), then climbs slowly
+// to probe for more. It errs low when B̂ is high (a client that started near R), which the
+// climb repairs; it errs high only if the server's bucket was not full at the start, and
+// then each refusal still cuts at least 3%. Refusals within max(Retry-After, 250ms) of a
+// cut are echoes of requests already in flight and do not cut again (a longer Retry-After
+// among them extends the pause). With fewer than 4 acceptances to measure, the cut is
+// blind (×0.5) and the climb 5× faster.
+//
+// The climb is 3% of the post-cut rate per second, but at most 3% of B̂/1s: an
+// overshoot of the climb empties the server's bucket in about sqrt(2B/climb) seconds, so
+// against a bucket of 0.1 s a full-rate climb would be refused (and lose a whole-second
+// pause) every two seconds; scaled to B̂ it takes about as long as against a 1 s bucket.
 //
 // The first refusal has no earlier one to measure from. Acceptances since the first one,
 // a = B + R*t, bound R from below by a/(t+1s) for any server whose burst B is at most one
 // second's worth (segmenttest's, and common practice); the first cut goes there (but
 // never below a tenth of the refused rate); the second refusal, if any, measures.
 //
-// Known weakness: against a server with a burst much smaller than R × Retry-After, every
-// pause wastes tokens, measurements come out low and the rate settles well under R.
+// Known weakness: against a tiny bucket the first cut has nothing to go on (a ≈ B), so it
+// lands on the tenth of the refused rate; a client started at 10×R lands on R, one started
+// at 3×R lands far below R and climbs slowly (more slowly still for the climb's scaling to
+// B̂) until a second refusal measures.
 //
 // aimd is not safe for concurrent use; Limiter guards it.
 type aimd struct {
@@ -70,6 +90,8 @@ type aimd struct {
 	step        float64   // additive step: climb or blindClimb
 	first       time.Time // first acceptance
 	lastCut     time.Time
+	reopen      time.Time // end of the last cut's Retry-After pause (lastCut if none)
+	serverBurst float64   // B̂: acceptances before the first refusal; 0 = unknown
 	quietUntil  time.Time // throttles before this are echoes of the last episode
 	accepted    int64     // acceptances since lastCut
 }
@@ -82,6 +104,7 @@ func newAIMD(ceil, floor float64) *aimd {
 // for (0 if none). It reports whether the rate was cut.
 func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 	if now.Before(a.quietUntil) {
+		a.reopen = maxTime(a.reopen, now.Add(retryAfter))
 		return false
 	}
 	next := a.rate * blindCut
@@ -91,20 +114,42 @@ func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 		secs := (now.Sub(a.first) + assumedBurst).Seconds()
 		est := float64(a.accepted) / secs * estimateMargin
 		next = min(max(est, a.rate*deepestFirstCut), a.rate*maxCut)
+		a.serverBurst = float64(a.accepted)
 		a.step = climb
 	case !a.lastCut.IsZero() && a.accepted >= minSamples:
-		if secs := now.Sub(a.lastCut).Seconds(); secs > 0 {
-			est := float64(a.accepted) / secs * estimateMargin
-			next = min(est, a.rate*maxCut)
+		if est := a.measure(now); est > 0 {
+			next = min(est*estimateMargin, a.rate*maxCut)
 			a.step = climb
 		}
 	}
 	a.rate = math.Max(a.floor, math.Min(a.ceil, next))
 	a.base = a.rate
+	if a.step == climb && a.serverBurst > 0 {
+		a.step = climb * math.Min(1, a.serverBurst/a.base)
+	}
 	a.lastCut = now
+	a.reopen = now.Add(retryAfter)
 	a.accepted = 0
 	a.quietUntil = now.Add(max(retryAfter, episode))
 	return true
+}
+
+// measure returns the rate the server accepted since the last cut (see aimd), or 0 if it
+// cannot tell: acceptances less what the server's bucket saved up during the pause, over
+// the active time since the pause ended; without B̂, acceptances over the whole time.
+func (a *aimd) measure(now time.Time) float64 {
+	whole := now.Sub(a.lastCut).Seconds()
+	if whole <= 0 {
+		return 0
+	}
+	n := float64(a.accepted)
+	lo := n / whole // pause included: exact for a bucket of at least R × pause
+	active := now.Sub(a.reopen).Seconds()
+	if active <= 0 || a.serverBurst <= 0 {
+		return lo
+	}
+	saved := math.Min(a.serverBurst, lo*(whole-active))
+	return (n - saved) / active
 }
 
 // succeeded records an accepted request and climbs additively: sending at rate r, the
@@ -123,4 +168,11 @@ func (a *aimd) succeeded(now time.Time) {
 // most burstSpan's worth of requests.
 func (a *aimd) burst(configured int) int {
 	return max(1, min(configured, int(a.rate*burstSpan.Seconds())))
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

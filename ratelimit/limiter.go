@@ -50,8 +50,9 @@ type Limiter struct {
 	gate   Gate
 
 	mu      sync.Mutex
-	ctl     *aimd   // nil: fixed rate
-	applied float64 // the rate last given to bucket
+	ctl     *aimd     // nil: fixed rate
+	applied float64   // the rate last given to bucket
+	resume  time.Time // a cut's pause lowered the bucket's burst to 1 until then; zero: not lowered
 }
 
 // New returns a Limiter for cfg. It never fails: see Config for what each zero or out of
@@ -106,7 +107,12 @@ func (l *Limiter) Accepted() {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ctl.succeeded(time.Now())
+	now := time.Now()
+	l.ctl.succeeded(now)
+	if !l.resume.IsZero() && !now.Before(l.resume) && !now.Before(l.gate.Until()) {
+		l.resume = time.Time{}
+		l.bucket.SetBurst(l.ctl.burst(l.burst))
+	}
 	// Climbing changes the rate a little per success; tell the bucket once it adds up.
 	if l.ctl.rate > l.applied*1.001 || l.ctl.rate == l.ctl.ceil && l.applied != l.ctl.ceil {
 		l.apply()
@@ -123,6 +129,9 @@ func (l *Limiter) apply() {
 // retryAfter (0 if it did not say). A positive retryAfter holds the gate, pausing every
 // Wait until then. In adaptive mode the first refusal of an episode cuts the rate; the
 // refusals that follow within the episode (requests already in flight) do not.
+// A cut with a positive retryAfter also saves up no burst during the pause: the bucket
+// holds one token when the gate reopens (its burst is restored on the first acceptance
+// after that), since the server's own bucket may have refilled to less than ours.
 func (l *Limiter) Throttled(retryAfter time.Duration) {
 	now := time.Now()
 	if retryAfter > 0 {
@@ -135,6 +144,13 @@ func (l *Limiter) Throttled(retryAfter time.Duration) {
 	defer l.mu.Unlock()
 	if l.ctl.throttled(now, retryAfter) {
 		l.apply()
+		if retryAfter > 0 {
+			// No tokens saved up during the pause: the server's own bucket may hold fewer.
+			l.bucket.SetBurst(1)
+			l.resume = now.Add(retryAfter)
+			return
+		}
+		l.resume = time.Time{}
 		l.bucket.SetBurst(l.ctl.burst(l.burst))
 	}
 }

@@ -175,6 +175,73 @@ func TestAdaptiveSteps(t *testing.T) {
 	})
 }
 
+// TestAdaptiveMeasuresAfterThePause drives the controller through two refusals from a
+// server of rate 20: the second cut lands on 20 (less 1%) whether the server's bucket
+// holds a second (20) or a tenth of a second (2), the 1 s pause refilling only that.
+func TestAdaptiveMeasuresAfterThePause(t *testing.T) {
+	tests := []struct {
+		name       string
+		untilFirst time.Duration // first acceptance to first refusal
+		first      int           // acceptances before the first refusal: B + 20/s × untilFirst
+		saved      int           // what the server's bucket saved up during the 1 s pause
+	}{
+		{name: "one-second bucket", untilFirst: 100 * time.Millisecond, first: 22, saved: 20},
+		{name: "tenth-of-a-second bucket", untilFirst: 10 * time.Millisecond, first: 2, saved: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := ratelimit.New(ratelimit.Config{Rate: 300, Burst: 30, Adaptive: true})
+				for range tt.first {
+					l.Accepted()
+				}
+				time.Sleep(tt.untilFirst)
+				l.Throttled(time.Second)
+				time.Sleep(time.Second)
+				// Two active seconds at 20/s after the pause, plus what it saved up.
+				for range tt.saved + 40 {
+					l.Accepted()
+				}
+				time.Sleep(2 * time.Second)
+				l.Throttled(time.Second)
+				if got, want := l.Rate(), 20*0.99; math.Abs(got-want) > 0.01 {
+					t.Errorf("second cut to %v, want %v", got, want)
+				}
+			})
+		})
+	}
+}
+
+// TestAdaptiveNoBurstAfterPause checks that a cut's pause saves up no burst, and that the
+// burst is back once a request is accepted after it.
+func TestAdaptiveNoBurstAfterPause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{Rate: 1000, Burst: 100, Adaptive: true})
+		for range 220 {
+			l.Accepted()
+		}
+		time.Sleep(100 * time.Millisecond)
+		l.Throttled(time.Second) // cut to 220/1.1s × 0.99 = 198/s, burst 19 (0.1 s)
+		waits := func(n int) time.Duration {
+			start := time.Now()
+			for range n {
+				if err := l.Wait(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return time.Since(start)
+		}
+		if got := waits(3); got < time.Second+2*time.Second/198 {
+			t.Errorf("three waits across the pause took %v: a burst was saved up during it", got)
+		}
+		l.Accepted()
+		time.Sleep(time.Second) // idle: the bucket fills to its burst again
+		if got := waits(19); got != 0 {
+			t.Errorf("after an idle second, 19 waits took %v, want the burst at once", got)
+		}
+	})
+}
+
 func TestLimiterStartsWithOneToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(ratelimit.Config{Rate: 10, Burst: 5})
