@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/segloop/segloop/segment/segmenttest"
 )
@@ -134,7 +135,10 @@ func TestImportInvalidRowsAndRerun(t *testing.T) {
 }
 
 func TestImportRateLimited(t *testing.T) {
-	srv := newServer(t, segmenttest.Options{Rate: 20, Burst: 5})
+	// Grace: a request already on its way when the 429 was written is not early; 300 ms
+	// keeps a loaded CI machine's scheduling out of it, and any client that ignores a
+	// whole-second Retry-After still shows.
+	srv := newServer(t, segmenttest.Options{Rate: 20, Burst: 5, Grace: 300 * time.Millisecond})
 	file := writeFile(t, "users.csv", genCSV(300))
 	r := runCLI(t, context.Background(), nil, "import", "--endpoint", srv.URL, "--write-key", testWriteKey, "--batch", "10", "--rate", "200", file)
 	if r.code != exitOK {

@@ -269,7 +269,8 @@ func TestProcessFaults(t *testing.T) {
 	if os.Getenv("SEGLOOP_SOAK") != "" {
 		rows = 100000
 	}
-	srv := newServer(t, segmenttest.Options{FailRate: 0.10, ResetRate: 0.05, Rate: 200, Burst: 10, Seed: 42})
+	srv := newServer(t, segmenttest.Options{FailRate: 0.10, ResetRate: 0.05, Rate: 200, Burst: 10, Seed: 42,
+		Grace: 300 * time.Millisecond}) // see TestImportRateLimited
 	file := writeFile(t, "users.csv", genCSV(rows))
 	results := filepath.Join(t.TempDir(), "results.ndjson")
 	c := startChild(t, "import", "--endpoint", srv.URL, "--batch", "10", "--concurrency", "8", "--rate", "1000",
