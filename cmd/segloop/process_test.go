@@ -286,6 +286,15 @@ func TestProcessFaults(t *testing.T) {
 	if int(st.Unique) != rows {
 		t.Fatalf("server recorded %d unique messageIds for %d rows", st.Unique, rows)
 	}
+	users := map[string]bool{}
+	for _, e := range srv.Events() {
+		users[e.UserID] = true
+	}
+	for i := range rows {
+		if !users[fmt.Sprintf("u%d", i)] {
+			t.Fatalf("u%d was never delivered", i)
+		}
+	}
 	if st.Failed == 0 || st.Resets == 0 || st.Throttled == 0 {
 		t.Fatalf("faults were not injected: %+v", st)
 	}
