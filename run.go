@@ -71,6 +71,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		opts.Limiter = nil
 	}
 	sum, err := loop.Run(ctx, items, act, opts)
+	if cfg.DryRun {
+		sum.Requests = 0 // the loop called the dry-run action; nothing went out
+	}
 	return Summary{Summary: sum, Skipped: skipped}, err
 }
 
