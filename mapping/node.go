@@ -65,36 +65,37 @@ func (b *builder) build(path string, v any, depth int) (*node, error) {
 			n.keys = append(n.keys, k)
 		}
 		sort.Strings(n.keys)
-		allLit := true
 		for _, k := range n.keys {
 			c, err := b.build(join(path, k), t[k], depth+1)
 			if err != nil {
 				return nil, err
 			}
-			allLit = allLit && c.kind == nodeLiteral
 			n.elems = append(n.elems, c)
 		}
-		if allLit {
-			return &node{kind: nodeLiteral, lit: t}, nil
-		}
-		return n, nil
+		return n.literalIfConstant(t), nil
 	case []any:
 		n := &node{kind: nodeArray}
-		allLit := true
 		for i, e := range t {
 			c, err := b.build(fmt.Sprintf("%s[%d]", path, i), e, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			allLit = allLit && c.kind == nodeLiteral
 			n.elems = append(n.elems, c)
 		}
-		if allLit {
-			return &node{kind: nodeLiteral, lit: t}, nil
-		}
-		return n, nil
+		return n.literalIfConstant(t), nil
 	}
 	return &node{kind: nodeLiteral, lit: v}, nil
+}
+
+// literalIfConstant returns a literal node holding v when every element of
+// the object or array node n is a literal (nothing to evaluate), else n.
+func (n *node) literalIfConstant(v any) *node {
+	for _, c := range n.elems {
+		if c.kind != nodeLiteral {
+			return n
+		}
+	}
+	return &node{kind: nodeLiteral, lit: v}
 }
 
 func join(path, key string) string {

@@ -3,6 +3,7 @@ package segment_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,7 +101,7 @@ func TestAppendJSONErrorKeepsDst(t *testing.T) {
 // encoding/json encodes it, by comparing with json.Marshal of the same maps.
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	traits := map[string]any{
-		"s": "tab\t nul\x00 amp& bad\xff sep\u2029 é 🎉", "f": 1e21, "g": 1e-7, "h": -0.0, "i": int64(-9),
+		"s": "tab\t nul\x00 amp& bad\xff sep\u2029 é 🎉", "f": 1e21, "g": 1e-7, "h": math.Copysign(0, -1), "i": int64(-9),
 		"j": uint(7), "k": float32(3.14), "l": json.Number("12.50"), "m": json.RawMessage(`{ "x" : 1 }`),
 		"n": []string{"a"}, "o": map[string]int{"b": 2, "a": 1}, "p": nil, "q": []any{}, "r": map[string]any{},
 		"t": time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), "u": int32(5), "v": 123456789.0, "w": uint64(1 << 63),

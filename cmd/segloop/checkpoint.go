@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/segloop/segloop"
@@ -16,9 +15,7 @@ import (
 // with status ok (or skipped) count as finished: failed items are retried and
 // invalid items re-validated by the next run.
 type runCheckpoint struct {
-	f    *checkpoint.File
-	once sync.Once
-	err  error
+	f *checkpoint.File
 }
 
 // openCheckpoint opens the checkpoint at path for the run fingerprint; it
@@ -59,7 +56,4 @@ func (c *runCheckpoint) Record(r segloop.Result) error {
 }
 
 // Close makes the checkpoint durable; it may be called more than once.
-func (c *runCheckpoint) Close() error {
-	c.once.Do(func() { c.err = c.f.Close() })
-	return c.err
-}
+func (c *runCheckpoint) Close() error { return c.f.Close() }

@@ -142,14 +142,7 @@ func (w *failedWriter) Close() error {
 // statusColumns are the columns and keys a failed-items file adds.
 var statusColumns = [...]string{"_status", "_error", "_messageId"}
 
-func isStatusColumn(name string) bool {
-	for _, c := range statusColumns {
-		if name == c {
-			return true
-		}
-	}
-	return false
-}
+func isStatusColumn(name string) bool { return slices.Contains(statusColumns[:], name) }
 
 // jsonWithStatus returns the JSON object raw with "_status", "_error" and
 // "_messageId" set. An item that is not a JSON object (it failed to parse) is

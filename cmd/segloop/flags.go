@@ -285,6 +285,3 @@ func (l failureLimit) exceeded(bad, done int64) bool {
 	}
 	return bad > l.count
 }
-
-// lookupEnv is the environment the command reads: os.Getenv.
-func lookupEnv(name string) string { return os.Getenv(name) }

@@ -31,7 +31,7 @@ var (
 
 // runImport is segloop import.
 func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	f, err := parseImportFlags(args, lookupEnv, stderr)
+	f, err := parseImportFlags(args, os.Getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,8 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 
-	ck, err := openCheckpoint(f.checkpoint, checkpointFingerprint(f, mapBytes, trigBytes), f.ckptEvery)
+	fingerprint := runFingerprint(f, mapBytes, trigBytes)
+	ck, err := openCheckpoint(f.checkpoint, checkpointFingerprint(f, fingerprint), f.ckptEvery)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case ck != nil && ck.RunKey() != "":
 		runKey = ck.RunKey()
 	default:
-		runKey = defaultRunKey(f, mapBytes, trigBytes)
+		runKey = defaultRunKey(f, fingerprint)
 	}
 	if ck != nil {
 		if err := ck.SetRunKey(runKey); err != nil {
@@ -281,12 +282,12 @@ func runFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
 // sandbox or the endpoint): a checkpoint of items delivered to one place must
 // not skip them when sending to another. A dry run computes the same
 // fingerprint as the real run it previews, and marks nothing.
-func checkpointFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
+func checkpointFingerprint(f *importFlags, fingerprint string) string {
 	dest := f.endpoint
 	if f.sandbox {
 		dest = "sandbox"
 	}
-	sum := sha256.Sum256([]byte(runFingerprint(f, mapBytes, trigBytes) + "\nto " + dest))
+	sum := sha256.Sum256([]byte(fingerprint + "\nto " + dest))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -294,9 +295,9 @@ func checkpointFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
 // one: derived from the run fingerprint, so re-running an unchanged file re-sends the same
 // messageIds (Segment drops the duplicates) while a changed file gets new
 // ones. Stdin gets a fresh key each run.
-func defaultRunKey(f *importFlags, mapBytes, trigBytes []byte) string {
+func defaultRunKey(f *importFlags, fingerprint string) string {
 	h := sha256.New()
-	fmt.Fprintln(h, runFingerprint(f, mapBytes, trigBytes))
+	fmt.Fprintln(h, fingerprint)
 	if f.file == "-" {
 		fmt.Fprintln(h, time.Now().UnixNano(), os.Getpid())
 	}
