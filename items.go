@@ -9,12 +9,6 @@ import (
 	"github.com/segloop/segloop/segment"
 )
 
-// resentMessageID is the field of a failed-items file (see the command's
-// --failed) that carries the messageId an item was first sent under; items
-// that have it keep it, so Segment deduplicates a re-run of an item it had
-// accepted after all.
-const resentMessageID = "_messageId"
-
 // payload is one item on its way through the loop: the encoded event and what
 // the result line and the failed-items file need to know about it.
 type payload struct {

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -60,8 +57,11 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 
-	fingerprint := runFingerprint(f, mapBytes, trigBytes)
-	ck, err := openCheckpoint(f.checkpoint, checkpointFingerprint(f, fingerprint), f.ckptEvery)
+	fingerprint, err := runFingerprint(f, mapBytes, trigBytes)
+	if err != nil {
+		return err
+	}
+	ck, err := openCheckpoint(f.checkpoint, segloop.DestinationFingerprint(fingerprint, destination(f)), f.ckptEvery)
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,10 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	case runKey != "":
 	case ck != nil && ck.RunKey() != "":
 		runKey = ck.RunKey()
+	case f.file == "-":
+		runKey = segloop.NewRunKey() // one stream cannot be told from another
 	default:
-		runKey = defaultRunKey(f, fingerprint)
+		runKey = segloop.DerivedRunKey(fingerprint)
 	}
 	if ck != nil {
 		if err := ck.SetRunKey(runKey); err != nil {
@@ -259,49 +261,24 @@ func loadTrigger(name string) (map[string]any, []byte, error) {
 	return obj, data, nil
 }
 
-// runFingerprint identifies what a run sends: the input file (its path, size
-// and modification time; for stdin, the --run-key that names the stream), its
-// format and delimiter, and the mapping and trigger that shape its events.
-func runFingerprint(f *importFlags, mapBytes, trigBytes []byte) string {
-	h := sha256.New()
-	name := f.file
-	if abs, err := filepath.Abs(name); err == nil && name != "-" {
-		name = abs
+// runFingerprint is segloop.Fingerprint of the run f describes.
+func runFingerprint(f *importFlags, mapBytes, trigBytes []byte) (string, error) {
+	input := segloop.StreamInput(f.runKey, f.format, f.delimiter)
+	if f.file != "-" {
+		var err error
+		if input, err = segloop.FileInput(f.file, f.format, f.delimiter); err != nil {
+			return "", usageError("import: %v", err)
+		}
 	}
-	fmt.Fprintf(h, "input %q %s %q\n", name, f.format, f.delimiter)
-	if f.file == "-" {
-		fmt.Fprintf(h, "stream %q\n", f.runKey)
-	} else if st, err := os.Stat(f.file); err == nil {
-		fmt.Fprintf(h, "size %d modified %d\n", st.Size(), st.ModTime().UnixNano())
-	}
-	fmt.Fprintf(h, "map %d:%s\ntrigger %d:%s\n", len(mapBytes), mapBytes, len(trigBytes), trigBytes)
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	return segloop.Fingerprint(input, mapBytes, trigBytes), nil
 }
 
-// checkpointFingerprint is the run fingerprint plus where the events go (the
-// sandbox or the endpoint): a checkpoint of items delivered to one place must
-// not skip them when sending to another. A dry run computes the same
-// fingerprint as the real run it previews, and marks nothing.
-func checkpointFingerprint(f *importFlags, fingerprint string) string {
-	dest := f.endpoint
+// destination names where the run sends, for checkpoints.
+func destination(f *importFlags) string {
 	if f.sandbox {
-		dest = "sandbox"
+		return "sandbox"
 	}
-	sum := sha256.Sum256([]byte(fingerprint + "\nto " + dest))
-	return hex.EncodeToString(sum[:16])
-}
-
-// defaultRunKey is the run key when neither --run-key nor a checkpoint gives
-// one: derived from the run fingerprint, so re-running an unchanged file re-sends the same
-// messageIds (Segment drops the duplicates) while a changed file gets new
-// ones. Stdin gets a fresh key each run.
-func defaultRunKey(f *importFlags, fingerprint string) string {
-	h := sha256.New()
-	fmt.Fprintln(h, fingerprint)
-	if f.file == "-" {
-		fmt.Fprintln(h, time.Now().UnixNano(), os.Getpid())
-	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	return f.endpoint
 }
 
 // newLogger returns the logger of the command's diagnostics on stderr.

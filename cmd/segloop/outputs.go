@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/segloop/segloop"
-	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/source"
 )
 
@@ -15,7 +14,7 @@ import (
 // OnResult); a write error, or the failure limit, stops the run through stop.
 type outputs struct {
 	results  *resultWriter
-	failed   *failedWriter  // nil without --failed
+	failed   *failedFile    // nil without --failed
 	ck       *runCheckpoint // nil without --checkpoint
 	mark     bool           // mark delivered items in ck: never in a dry run, which delivers nothing
 	limit    failureLimit
@@ -38,7 +37,11 @@ func openOutputs(f *importFlags, stdout io.Writer, src source.Reader, ck *runChe
 			o.results.Close()
 			return nil, withCode(exitAborted, fmt.Errorf("import: --failed: %w", err))
 		}
-		o.failed = newFailedWriter(fw, f.format, f.delimiter, src)
+		var header []string
+		if h, ok := src.(interface{ Header() []string }); ok {
+			header = h.Header()
+		}
+		o.failed = &failedFile{FailedWriter: segloop.NewFailedWriter(fw, f.format, f.delimiter, header), file: fw}
 	}
 	return o, nil
 }
@@ -50,7 +53,7 @@ func (o *outputs) record(r segloop.Result) {
 	if err := o.results.Write(r); err != nil {
 		o.stop(fmt.Errorf("%w: %w", errWriteResults, err))
 	}
-	if o.failed != nil && (r.Status == loop.StatusFailed || r.Status == loop.StatusInvalid) {
+	if o.failed != nil {
 		if err := o.failed.Write(r); err != nil {
 			o.stop(fmt.Errorf("writing failed items: %w", err))
 		}
@@ -81,4 +84,19 @@ func (o *outputs) close() {
 			o.stop(fmt.Errorf("writing checkpoint: %w", err))
 		}
 	}
+}
+
+// failedFile is --failed: the failed items written to their file.
+type failedFile struct {
+	*segloop.FailedWriter
+	file io.Closer
+}
+
+// Close finishes and closes the file, reporting the first error.
+func (f *failedFile) Close() error {
+	err := f.FailedWriter.Close()
+	if cerr := f.file.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -2,20 +2,14 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"io"
 	"os"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/segloop/segloop"
-	"github.com/segloop/segloop/loop"
 )
 
-// resultWriter writes one NDJSON line per item result:
-//
-//	{"index":0,"line":2,"userId":"u1","messageId":"…","status":"ok","success":true,"attempts":1,"httpStatus":200,"durationMs":12}
+// resultWriter writes one NDJSON line per item result (segloop.Result.AppendJSON).
 //
 // It is not safe for concurrent use; segloop.Run calls OnResult one at a time.
 type resultWriter struct {
@@ -35,7 +29,7 @@ func newResultWriter(w io.WriteCloser) *resultWriter {
 
 // Write appends r's line. It returns the first write error of the output.
 func (w *resultWriter) Write(r segloop.Result) error {
-	w.b = appendResult(w.b[:0], r)
+	w.b = r.AppendJSON(w.b[:0])
 	if _, err := w.buf.Write(w.b); err != nil {
 		return err
 	}
@@ -53,53 +47,6 @@ func (w *resultWriter) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// appendResult appends r as one JSON line.
-func appendResult(b []byte, r segloop.Result) []byte {
-	b = append(b, `{"index":`...)
-	b = strconv.AppendInt(b, r.Index, 10)
-	b = append(b, `,"line":`...)
-	b = strconv.AppendInt(b, int64(r.Line), 10)
-	b = append(b, `,"userId":`...)
-	b = appendJSONString(b, r.UserID)
-	if r.MessageID != "" {
-		b = append(b, `,"messageId":`...)
-		b = appendJSONString(b, r.MessageID)
-	}
-	b = append(b, `,"status":`...)
-	b = appendJSONString(b, string(r.Status))
-	b = append(b, `,"success":`...)
-	b = strconv.AppendBool(b, r.Status == loop.StatusOK || r.Status == loop.StatusSkipped)
-	b = append(b, `,"attempts":`...)
-	b = strconv.AppendInt(b, int64(r.Attempts), 10)
-	if r.Code != 0 {
-		b = append(b, `,"httpStatus":`...)
-		b = strconv.AppendInt(b, int64(r.Code), 10)
-	}
-	if r.Status == loop.StatusOK || r.Status == loop.StatusFailed {
-		b = append(b, `,"durationMs":`...)
-		b = strconv.AppendInt(b, r.Duration.Milliseconds(), 10)
-	}
-	if r.Err != nil {
-		b = append(b, `,"error":`...)
-		b = appendJSONString(b, r.Err.Error())
-	}
-	return append(b, "}\n"...)
-}
-
-// appendJSONString appends s as a JSON string. Plain printable ASCII, the
-// common case, is copied as is; anything else goes through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // createOutput creates the named output file, or returns stdout (never

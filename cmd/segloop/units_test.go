@@ -1,10 +1,6 @@
 package main
 
-import (
-	"encoding/json"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestFailureLimit(t *testing.T) {
 	tests := []struct {
@@ -41,38 +37,5 @@ func TestFailureLimit(t *testing.T) {
 		if err := l.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
 		}
-	}
-}
-
-func TestJSONWithStatus(t *testing.T) {
-	tests := []struct{ name, raw, want string }{
-		{"splice keeps key order", `{"b":1,"a":2}`, `{"b":1,"a":2,"_status":"failed","_error":"e \"x\"","_messageId":"sl-1"}`},
-		{"empty object", `{}`, `{"_status":"failed","_error":"e \"x\"","_messageId":"sl-1"}`},
-		{"replaces earlier status", `{"id":"u1","_status":"invalid","_error":"old"}`, `{"_error":"e \"x\"","_messageId":"sl-1","_status":"failed","id":"u1"}`},
-		{"not an object", `not json`, `{"_raw":"not json","_status":"failed","_error":"e \"x\"","_messageId":"sl-1"}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := string(jsonWithStatus([]byte(tt.raw), "failed", `e "x"`, "sl-1"))
-			if got != tt.want {
-				t.Fatalf("got %s, want %s", got, tt.want)
-			}
-			if !json.Valid([]byte(got)) {
-				t.Fatalf("%s is not valid JSON", got)
-			}
-		})
-	}
-}
-
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", `quo"te`, "back\\slash", "new\nline", "<html>&", "ünïcödé", "\xff\xfe bad utf-8", "\x00nul"} {
-		got := appendJSONString(nil, s)
-		want, _ := json.Marshal(s)
-		if string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
-	}
-	if got := string(appendJSONString([]byte("x:"), "y")); !strings.HasPrefix(got, "x:") {
-		t.Errorf("does not append: %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package segloop
 
 import (
 	"bufio"
@@ -9,18 +9,33 @@ import (
 	"io"
 	"slices"
 
-	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
 )
 
-// failedWriter writes the failed and invalid items back out in the input's
-// own format, with _status, _error and _messageId added, so the file can be
-// fixed and re-run as is: the default mapping ignores columns that start with
-// "_", and a re-run sends each item under its _messageId, so an item that
-// Segment did accept before its answer was lost is deduplicated, not doubled.
-// It is not safe for concurrent use.
-type failedWriter struct {
-	w      io.WriteCloser
+// Columns (CSV) and keys (JSON) a failed-items file adds to each item. A run
+// over such a file sends each item under its resentMessageID, so that an item
+// Segment accepted after all (its answer was lost) is deduplicated, not
+// doubled; the default mapping ignores every column that starts with "_".
+const (
+	failedStatus    = "_status"
+	failedError     = "_error"
+	resentMessageID = "_messageId"
+)
+
+var failedColumns = [...]string{failedStatus, failedError, resentMessageID}
+
+func isFailedColumn(name string) bool { return slices.Contains(failedColumns[:], name) }
+
+// FailedWriter writes the failed and invalid items of a run back out in the
+// input's own format (CSV with its delimiter, a JSON array, JSON Lines) with
+// _status, _error and _messageId added, so the file can be fixed and run
+// again as it is. The items need their source (Config.KeepSource).
+//
+// A FailedWriter is not safe for concurrent use; Run's OnResult calls are
+// one at a time.
+type FailedWriter struct {
 	buf    *bufio.Writer
 	format source.Format
 	n      int // items written
@@ -28,20 +43,18 @@ type failedWriter struct {
 	// CSV
 	csv    *csv.Writer
 	header []string // the input's header
-	keep   []int    // positions of the input's columns that are copied (not _status/_error)
+	keep   []int    // positions of the input's columns copied (not the failed columns)
 	row    []string
 }
 
-// newFailedWriter writes to w in format; for CSV, src gives the header and
-// delimiter is the input's (0 for the format's default).
-func newFailedWriter(w io.WriteCloser, format source.Format, delimiter rune, src source.Reader) *failedWriter {
-	fw := &failedWriter{w: w, buf: bufio.NewWriter(w), format: format}
-	if isCSV(format) {
+// NewFailedWriter returns a writer of the failed items of an input in format
+// to w. For CSV and TSV, header is the input's header row (nil: unknown,
+// columns are numbered) and delimiter its delimiter (0: the format's own).
+func NewFailedWriter(w io.Writer, format source.Format, delimiter rune, header []string) *FailedWriter {
+	fw := &FailedWriter{buf: bufio.NewWriter(w), format: format, header: header}
+	if format == source.CSV || format == source.TSV {
 		fw.format = source.CSV
 		fw.csv = csv.NewWriter(fw.buf)
-		if h, ok := src.(interface{ Header() []string }); ok {
-			fw.header = h.Header()
-		}
 		switch {
 		case delimiter != 0:
 			fw.csv.Comma = delimiter
@@ -52,8 +65,12 @@ func newFailedWriter(w io.WriteCloser, format source.Format, delimiter rune, src
 	return fw
 }
 
-// Write writes r's item.
-func (w *failedWriter) Write(r segloop.Result) error {
+// Write writes r's item if it failed or is invalid, and ignores it
+// otherwise. It returns the first write error.
+func (w *FailedWriter) Write(r Result) error {
+	if r.Status != loop.StatusFailed && r.Status != loop.StatusInvalid {
+		return nil
+	}
 	defer func() { w.n++ }()
 	msg := ""
 	if r.Err != nil {
@@ -76,19 +93,19 @@ func (w *failedWriter) Write(r segloop.Result) error {
 	}
 }
 
-func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
+func (w *FailedWriter) writeCSV(r Result, msg string) error {
 	if w.n == 0 {
 		if len(w.header) == 0 {
 			w.header = make([]string, len(r.Cells))
 		}
-		out := make([]string, 0, len(w.header)+2)
+		out := make([]string, 0, len(w.header)+len(failedColumns))
 		for i, h := range w.header {
-			if !isStatusColumn(h) {
+			if !isFailedColumn(h) {
 				w.keep = append(w.keep, i)
 				out = append(out, h)
 			}
 		}
-		if err := w.csv.Write(append(out, "_status", "_error", "_messageId")); err != nil {
+		if err := w.csv.Write(append(out, failedColumns[:]...)); err != nil {
 			return err
 		}
 	}
@@ -117,8 +134,9 @@ func (w *failedWriter) writeCSV(r segloop.Result, msg string) error {
 	return w.csv.Write(w.row)
 }
 
-// Close finishes the file and closes it, reporting the first error.
-func (w *failedWriter) Close() error {
+// Close finishes the file (a JSON array's closing bracket) and flushes it;
+// it does not close the underlying writer. It reports the first error.
+func (w *FailedWriter) Close() error {
 	var err error
 	switch w.format {
 	case source.CSV:
@@ -133,19 +151,11 @@ func (w *failedWriter) Close() error {
 	if ferr := w.buf.Flush(); err == nil {
 		err = ferr
 	}
-	if cerr := w.w.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }
 
-// statusColumns are the columns and keys a failed-items file adds.
-var statusColumns = [...]string{"_status", "_error", "_messageId"}
-
-func isStatusColumn(name string) bool { return slices.Contains(statusColumns[:], name) }
-
-// jsonWithStatus returns the JSON object raw with "_status", "_error" and
-// "_messageId" set. An item that is not a JSON object (it failed to parse) is
+// jsonWithStatus returns the JSON object raw with _status, _error and
+// _messageId set. An item that is not a JSON object (it failed to parse) is
 // wrapped as {"_raw": "...", "_status": ..., "_error": ..., "_messageId": ...}.
 func jsonWithStatus(raw []byte, status, msg, messageID string) []byte {
 	var obj map[string]json.RawMessage
@@ -160,7 +170,7 @@ func jsonWithStatus(raw []byte, status, msg, messageID string) []byte {
 		return out
 	}
 	fresh := true
-	for _, c := range statusColumns {
+	for _, c := range failedColumns {
 		if _, ok := obj[c]; ok {
 			fresh = false
 		}
@@ -172,17 +182,22 @@ func jsonWithStatus(raw []byte, status, msg, messageID string) []byte {
 		if len(obj) > 0 {
 			out = append(out, ',')
 		}
-		out = append(out, `"_status":`...)
-		out = appendJSONString(out, status)
-		out = append(out, `,"_error":`...)
-		out = appendJSONString(out, msg)
-		out = append(out, `,"_messageId":`...)
-		out = appendJSONString(out, messageID)
+		out = appendField(out, failedStatus, status)
+		out = append(out, ',')
+		out = appendField(out, failedError, msg)
+		out = append(out, ',')
+		out = appendField(out, resentMessageID, messageID)
 		return append(out, '}')
 	}
-	obj["_status"], _ = json.Marshal(status)
-	obj["_error"], _ = json.Marshal(msg)
-	obj["_messageId"], _ = json.Marshal(messageID)
+	obj[failedStatus], _ = json.Marshal(status)
+	obj[failedError], _ = json.Marshal(msg)
+	obj[resentMessageID], _ = json.Marshal(messageID)
 	out, _ := json.Marshal(obj)
 	return out
+}
+
+func appendField(b []byte, key, value string) []byte {
+	b = segment.AppendJSONString(b, key)
+	b = append(b, ':')
+	return segment.AppendJSONString(b, value)
 }
