@@ -12,10 +12,11 @@ var version = "0.1.0-dev"
 
 const usage = `usage:
   segloop import [flags] FILE|-    send every item to Segment Identify; results NDJSON to stdout
+  segloop serve [flags]            run segloop as an HTTP service (API, page, metrics)
   segloop sandbox [--addr A]       run a Segment-compatible server locally and print its URL
   segloop version
 
-Run 'segloop import -h' for the import flags.
+Run 'segloop import -h' for the import flags, 'segloop serve -h' for the service's.
 `
 
 // run is the whole command line: main only adds the signals and the exit code.
@@ -27,6 +28,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "import":
 		return runImport(ctx, args[1:], stdin, stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "sandbox":
 		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
