@@ -38,6 +38,9 @@ func prepareFile(path string) (f *os.File, created bool, wide fs.FileMode, err e
 		created = true
 	case errors.Is(err, fs.ErrExist):
 		f, err = os.OpenFile(path, os.O_RDWR, 0)
+		if errors.Is(err, syscall.EISDIR) {
+			return nil, false, 0, fmt.Errorf("%s: %w: a directory", path, ErrNotStore)
+		}
 		if err != nil {
 			return nil, false, 0, err
 		}

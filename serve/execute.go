@@ -45,12 +45,13 @@ func (e *storeError) Unwrap() error { return e.err }
 // errCancelled it finishes cancelled.
 func (x *executor) execute(ctx context.Context, run runstore.Run) {
 	log := x.log.With("run", run.ID)
+	bg := context.WithoutCancel(ctx) // the store's work is not cut short by a cancel
 	var sp spec
 	if err := json.Unmarshal(run.Spec, &sp); err != nil {
 		x.abort(run.ID, log, fmt.Errorf("reading the run's options: %w", err))
 		return
 	}
-	client, err := x.client(ctx, run, sp)
+	client, err := x.client(bg, run, sp)
 	if err != nil {
 		x.abort(run.ID, log, err)
 		return
@@ -67,7 +68,7 @@ func (x *executor) execute(ctx context.Context, run runstore.Run) {
 		x.abort(run.ID, log, fmt.Errorf("trigger: %w", err))
 		return
 	}
-	if err := x.store.Start(ctx, run.ID); err != nil {
+	if err := x.store.Start(bg, run.ID); err != nil {
 		log.Error("cannot start run", "err", err)
 		return
 	}
