@@ -221,6 +221,19 @@ func sameFile(a, b string) (bool, error) {
 	return os.SameFile(sa, sb), nil
 }
 
+// loopbackHost reports whether the host of addr (HOST:PORT) may be
+// loopback: a loopback IP, or a name (checked again once listening).
+func loopbackHost(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return true
+}
+
 // isLoopback reports whether addr is a loopback address.
 func isLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
@@ -252,11 +265,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			key = sandboxWriteKey
 		}
 	}
+	if token == "" && !loopbackHost(f.addr) {
+		return usageError("serve: %s is beyond loopback: give a token (--token-file or $SEGLOOP_TOKEN), or listen on 127.0.0.1", f.addr)
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return usageError("serve: --addr: %v", err)
 	}
-	if token == "" && !isLoopback(ln.Addr()) {
+	if token == "" && !isLoopback(ln.Addr()) { // a name that resolved beyond loopback
 		ln.Close()
 		return usageError("serve: %s is beyond loopback: give a token (--token-file or $SEGLOOP_TOKEN), or listen on 127.0.0.1", ln.Addr())
 	}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segloop/segloop/segment/segmenttest"
+)
+
+func TestServeUsage(t *testing.T) {
+	ctx := context.Background()
+	r := runCLI(t, ctx, nil, "serve", "-h")
+	if r.code != exitOK || !strings.Contains(r.stderr, "--token-file FILE") || !strings.Contains(r.stderr, "Pace and retries") {
+		t.Fatalf("serve -h: code %d\n%s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	short := writeFile(t, "short.token", "abc\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"postgres", []string{"--db", "postgres://db/segloop"}, "not available yet"},
+		{"redis", []string{"--redis", "redis://127.0.0.1:6379"}, "not available yet"},
+		{"beyond loopback without token", []string{"--addr", "0.0.0.0:0"}, "beyond loopback"},
+		{"short token", []string{"--token-file", short}, "at least 16"},
+		{"missing token file", []string{"--token-file", filepath.Join(dir, "none")}, "--token-file"},
+		{"token file is the db", []string{"--token-file", short, "--db", short}, "same file"},
+		{"sandbox and endpoint", []string{"--sandbox", "--endpoint", "http://127.0.0.1:1"}, "--sandbox"},
+		{"bad concurrency", []string{"--concurrency", "lots"}, "concurrency"},
+		{"bad batch", []string{"--batch", "0"}, "--batch"},
+		{"argument", []string{"extra"}, "unexpected argument"},
+		{"foreign db", []string{"--db", short}, "not a segloop database"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, ctx, nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
+			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+				t.Fatalf("code %d; want 2 naming %q:\n%s", r.code, tc.want, r.stderr)
+			}
+		})
+	}
+}
+
+// serveChild is a segloop serve child process and its URL.
+type serveChild struct {
+	*child
+	url string
+}
+
+func startServe(t *testing.T, args ...string) *serveChild {
+	t.Helper()
+	c := startChild(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	var url string
+	waitFor(t, "the server's URL", func() bool {
+		line, _, ok := strings.Cut(c.stdout.String(), "\n")
+		url = line
+		return ok
+	})
+	return &serveChild{child: c, url: url}
+}
+
+func (s *serveChild) post(t *testing.T, path, ctype string, body io.Reader) map[string]any {
+	t.Helper()
+	res, err := http.Post(s.url+path, ctype, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != 202 {
+		t.Fatalf("POST %s = %d, %v %v", path, res.StatusCode, v, err)
+	}
+	return v
+}
+
+func (s *serveChild) run(t *testing.T, id string) (status string, done int64) {
+	t.Helper()
+	res, err := http.Get(s.url + "/v1/runs/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v struct {
+		Status string
+		Counts map[string]int64
+	}
+	json.NewDecoder(res.Body).Decode(&v)
+	for _, n := range v.Counts {
+		done += n
+	}
+	return v.Status, done
+}
+
+func (s *serveChild) results(t *testing.T, id string) []resultLine {
+	t.Helper()
+	res, err := http.Get(s.url + "/v1/runs/" + id + "/results")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		b.WriteString(sc.Text() + "\n")
+	}
+	return parseResults(t, b.String())
+}
+
+func ndjsonUsers(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "{\"id\":\"u%05d\",\"plan\":\"p%d\"}\n", i, i%3)
+	}
+	return b.String()
+}
+
+// checkDelivery checks a finished run of n items: every item has exactly
+// one result, ok, and segmenttest received exactly the results' messageIds,
+// one per item (a resent item came under its first messageId).
+func checkDelivery(t *testing.T, srv *segmenttest.Server, results []resultLine, n int) {
+	t.Helper()
+	if len(results) != n {
+		t.Fatalf("%d results; want %d", len(results), n)
+	}
+	ids := map[string]bool{}
+	for _, r := range results {
+		if r.Status != "ok" || ids[r.MessageID] {
+			t.Fatalf("result %+v: not ok, or a messageId seen twice", r)
+		}
+		ids[r.MessageID] = true
+	}
+	delivered := srv.Delivered()
+	for id := range delivered {
+		if !ids[id] {
+			t.Fatalf("segmenttest received messageId %s, which is no item's", id)
+		}
+	}
+	if st := srv.Stats(); len(delivered) != n || st.Unique != int64(n) {
+		t.Fatalf("segmenttest saw %d messageIds (%d unique); want %d", len(delivered), st.Unique, n)
+	}
+}
+
+// TestServeKilledAndRestarted SIGKILLs the server mid-run and starts it
+// again on the same database: the run completes, each item with exactly one
+// result, and no item went out under two messageIds.
+func TestServeKilledAndRestarted(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	db := filepath.Join(t.TempDir(), "runs.db")
+	args := []string{"--db", db, "--endpoint", srv.URL, "--rate", "300", "--batch", "10", "--concurrency", "4"}
+	const n = 5000
+	s := startServe(t, args...)
+	run := s.post(t, "/v1/runs?runKey=crash-1", "application/x-ndjson", strings.NewReader(ndjsonUsers(n)))
+	id := run["id"].(string)
+	waitFor(t, "a part of the run delivered", func() bool { return srv.Stats().Events >= 1000 })
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t)
+	if srv.Stats().Events >= n {
+		t.Fatal("the run had finished before the kill")
+	}
+	if fi, err := os.Stat(db); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("database mode %v, %v; want 0600", fi.Mode(), err)
+	}
+
+	s = startServe(t, args...)
+	waitFor(t, "the resumed run to finish", func() bool {
+		st, _ := s.run(t, id)
+		return st == "succeeded"
+	})
+	checkDelivery(t, srv, s.results(t, id), n)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM; want 0\n%s", code, s.stderr.String())
+	}
+}
+
+// TestServeSIGTERMMidRun stops the server gracefully mid-run: it exits 0,
+// with no item failed by the shutdown, and the next start completes the run.
+func TestServeSIGTERMMidRun(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	db := filepath.Join(t.TempDir(), "runs.db")
+	args := []string{"--db", db, "--endpoint", srv.URL, "--rate", "200", "--batch", "5"}
+	const n = 2000
+	s := startServe(t, args...)
+	id := s.post(t, "/v1/runs", "application/x-ndjson", strings.NewReader(ndjsonUsers(n)))["id"].(string)
+	waitFor(t, "a part of the run delivered", func() bool { return srv.Stats().Events >= 200 })
+	start := time.Now()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM; want 0\n%s", code, s.stderr.String())
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start))
+
+	s = startServe(t, args...)
+	_, done := s.run(t, id)
+	if done >= n {
+		t.Fatal("the run had finished before SIGTERM")
+	}
+	for _, r := range s.results(t, id) {
+		if r.Status != "ok" {
+			t.Fatalf("after a graceful stop, item %d is %s: %s", r.Index, r.Status, r.Error)
+		}
+	}
+	waitFor(t, "the resumed run to finish", func() bool {
+		st, _ := s.run(t, id)
+		return st == "succeeded"
+	})
+	checkDelivery(t, srv, s.results(t, id), n)
+}
