@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -30,6 +29,7 @@ const (
 type Upload struct {
 	s     *Store
 	id    string
+	seq   int64
 	buf   []Item
 	size  int // bytes of Data in buf
 	items int64
@@ -46,7 +46,7 @@ func (s *Store) NewUpload(ctx context.Context) (*Upload, error) {
 		return nil, err
 	}
 	defer tx.Rollback()
-	if err := s.insertRun(ctx, tx, u.id, receiving, New{}); err != nil {
+	if u.seq, err = s.insertRun(ctx, tx, u.id, receiving, New{}); err != nil {
 		return nil, err
 	}
 	return u, tx.Commit()
@@ -76,7 +76,7 @@ func (u *Upload) flush(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := insertItems(ctx, tx, u.id, u.buf); err != nil {
+	if err := u.s.insertItems(ctx, tx, u.seq, u.buf); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -94,23 +94,18 @@ func (u *Upload) Commit(ctx context.Context, n New, writeKey string) (Run, error
 	if err := u.flush(ctx); err != nil {
 		return Run{}, err
 	}
-	tx, err := u.s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return Run{}, err
-	}
-	defer tx.Rollback()
 	spec := n.Spec
 	if spec == nil {
 		spec = []byte("{}")
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = $2, run_key = $3, destination = $4, spec = $5, retry_of = $6, items = $7, created_at = $8 WHERE id = $1`,
-		u.id, Queued, n.RunKey, n.Destination, spec, n.RetryOf, u.items, millis(u.s.now())); err != nil {
-		return Run{}, err
-	}
-	if err := setSecret(ctx, tx, u.id, writeKey); err != nil {
-		return Run{}, err
-	}
-	if err := tx.Commit(); err != nil {
+	err := u.s.durable(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = $2, run_key = $3, destination = $4, spec = $5, retry_of = $6, items = $7, created_at = $8 WHERE id = $1`,
+			u.id, Queued, n.RunKey, n.Destination, spec, n.RetryOf, u.items, millis(u.s.now())); err != nil {
+			return err
+		}
+		return setSecret(ctx, tx, u.id, writeKey)
+	})
+	if err != nil {
 		return Run{}, err
 	}
 	return u.s.Get(ctx, u.id)
@@ -124,26 +119,20 @@ func (u *Upload) Abort() error {
 }
 
 // insertItems writes items in INSERT statements of up to rowsPerInsert rows.
-func insertItems(ctx context.Context, tx *sql.Tx, runID string, items []Item) error {
-	var full *sql.Stmt
+func (s *Store) insertItems(ctx context.Context, tx *sql.Tx, run int64, items []Item) error {
+	full := tx.StmtContext(ctx, s.insItems)
 	args := make([]any, 0, 5*rowsPerInsert)
 	for len(items) > 0 {
 		n := min(len(items), rowsPerInsert)
 		args = args[:0]
 		for _, it := range items[:n] {
-			args = append(args, runID, it.Index, it.Line, it.Data, it.Error)
+			args = append(args, run, it.Index, it.Line, it.Data, it.Error)
 		}
 		var err error
 		if n == rowsPerInsert {
-			if full == nil {
-				if full, err = tx.PrepareContext(ctx, valuesSQL(`INSERT INTO items (run_id, idx, line, data, error) VALUES `, 5, n)); err != nil {
-					return err
-				}
-				defer full.Close()
-			}
 			_, err = full.ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, valuesSQL(`INSERT INTO items (run_id, idx, line, data, error) VALUES `, 5, n), args...)
+			_, err = tx.ExecContext(ctx, insertItemsSQL(n), args...)
 		}
 		if err != nil {
 			return err
@@ -153,11 +142,18 @@ func insertItems(ctx context.Context, tx *sql.Tx, runID string, items []Item) er
 	return nil
 }
 
-// valuesSQL returns head followed by rows tuples of cols placeholders.
+func insertItemsSQL(rows int) string {
+	return valuesSQL(`INSERT INTO items (run, idx, line, data, error) VALUES `, 5, rows)
+}
+
+// valuesSQL returns head followed by rows tuples of cols placeholders. The
+// generated multi-row statements use SQLite's anonymous "?" (a statement of
+// hundreds of numbered parameters costs SQLite a name lookup per parameter,
+// quadratic in their number); PostgreSQL's store would number them.
 func valuesSQL(head string, cols, rows int) string {
 	var b strings.Builder
+	b.Grow(len(head) + rows*(2*cols+2))
 	b.WriteString(head)
-	p := 1
 	for r := range rows {
 		if r > 0 {
 			b.WriteByte(',')
@@ -167,9 +163,7 @@ func valuesSQL(head string, cols, rows int) string {
 			if c > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(p))
-			p++
+			b.WriteByte('?')
 		}
 		b.WriteByte(')')
 	}
@@ -186,6 +180,7 @@ const pendingPage = 1024
 type Pending struct {
 	s     *Store
 	runID string
+	seq   int64 // 0 until the first page is read
 	after int64
 	page  []Item // the current page
 	pos   int    // next item of page
@@ -197,15 +192,12 @@ func (s *Store) Pending(id string) *Pending { return &Pending{s: s, runID: id, a
 
 // Next returns the next item without a result, or io.EOF after the last.
 func (p *Pending) Next(ctx context.Context) (Item, error) {
-	if p.pos == len(p.page) {
+	for p.pos == len(p.page) { // a page may be all done: read on
 		if p.done {
 			return Item{}, io.EOF
 		}
 		if err := p.fill(ctx); err != nil {
 			return Item{}, err
-		}
-		if len(p.page) == 0 {
-			return Item{}, io.EOF
 		}
 	}
 	it := p.page[p.pos]
@@ -215,30 +207,70 @@ func (p *Pending) Next(ctx context.Context) (Item, error) {
 }
 
 func (p *Pending) fill(ctx context.Context) error {
-	rows, err := p.s.r.QueryContext(ctx, `SELECT i.idx, i.line, i.data, i.error FROM items i
-		WHERE i.run_id = $1 AND i.idx > $2
-		AND NOT EXISTS (SELECT 1 FROM results r WHERE r.run_id = i.run_id AND r.idx = i.idx)
-		ORDER BY i.idx LIMIT $3`, p.runID, p.after, pendingPage)
+	if p.seq == 0 {
+		seq, err := p.s.seqOf(ctx, p.runID)
+		if err != nil {
+			return err
+		}
+		p.seq = seq
+	}
+	// One ordered page of items, then the results among them: a merge, not
+	// a lookup of each item's result.
+	rows, err := p.s.r.QueryContext(ctx, `SELECT idx, line, data, error FROM items
+		WHERE run = $1 AND idx > $2 ORDER BY idx LIMIT $3`, p.seq, p.after, pendingPage)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	p.page, p.pos = p.page[:0], 0
 	for rows.Next() {
 		var it Item
 		if err := rows.Scan(&it.Index, &it.Line, &it.Data, &it.Error); err != nil {
+			rows.Close()
 			return err
 		}
 		p.page = append(p.page, it)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if len(p.page) < pendingPage {
+	read := len(p.page)
+	if read > 0 {
+		p.after = p.page[read-1].Index
+		if err := p.dropDone(ctx); err != nil {
+			return err
+		}
+	}
+	if read < pendingPage {
 		p.done = true
 	}
-	if len(p.page) > 0 {
-		p.after = p.page[len(p.page)-1].Index
-	}
 	return nil
+}
+
+// dropDone removes from the page the items that have a result.
+func (p *Pending) dropDone(ctx context.Context) error {
+	rows, err := p.s.r.QueryContext(ctx, `SELECT idx FROM results WHERE run = $1 AND idx >= $2 AND idx <= $3 ORDER BY idx`,
+		p.seq, p.page[0].Index, p.page[len(p.page)-1].Index)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	keep := p.page[:0]
+	i := 0
+	for rows.Next() {
+		var done int64
+		if err := rows.Scan(&done); err != nil {
+			return err
+		}
+		for ; i < len(p.page) && p.page[i].Index < done; i++ {
+			keep = append(keep, p.page[i])
+		}
+		if i < len(p.page) && p.page[i].Index == done {
+			i++
+		}
+	}
+	keep = append(keep, p.page[i:]...)
+	clear(p.page[len(keep):])
+	p.page = keep
+	return rows.Err()
 }

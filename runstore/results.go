@@ -19,21 +19,35 @@ func (s *Store) Record(ctx context.Context, id string, results []Result) error {
 	if len(results) == 0 {
 		return nil
 	}
+	seq, err := s.seqOf(ctx, id)
+	if err != nil {
+		return err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	var c Counts
+	full := tx.StmtContext(ctx, s.insResults)
 	args := make([]any, 0, 4*rowsPerInsert)
 	for rest := results; len(rest) > 0; {
 		n := min(len(rest), rowsPerInsert)
 		args = args[:0]
 		for _, r := range rest[:n] {
-			args = append(args, id, r.Index, r.Status, r.Line)
+			args = append(args, seq, r.Index, r.Status, r.Line)
 		}
-		q := valuesSQL(`INSERT INTO results (run_id, idx, status, line) VALUES `, 4, n) + ` ON CONFLICT DO NOTHING RETURNING status`
-		if err := countInserted(ctx, tx, &c, q, args); err != nil {
+		var rows *sql.Rows
+		var err error
+		if n == rowsPerInsert {
+			rows, err = full.QueryContext(ctx, args...)
+		} else {
+			rows, err = tx.QueryContext(ctx, insertResultsSQL(n), args...)
+		}
+		if err != nil {
+			return err
+		}
+		if err := countInserted(rows, &c); err != nil {
 			return err
 		}
 		rest = rest[n:]
@@ -45,11 +59,13 @@ func (s *Store) Record(ctx context.Context, id string, results []Result) error {
 	return tx.Commit()
 }
 
-func countInserted(ctx context.Context, tx *sql.Tx, c *Counts, q string, args []any) error {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
+func insertResultsSQL(rows int) string {
+	return valuesSQL(`INSERT INTO results (run, idx, status, line) VALUES `, 4, rows) + ` ON CONFLICT DO NOTHING RETURNING status`
+}
+
+// countInserted counts the statuses a RETURNING insert gives back (the rows
+// it inserted) and closes rows.
+func countInserted(rows *sql.Rows, c *Counts) error {
 	defer rows.Close()
 	for rows.Next() {
 		var st string
@@ -81,8 +97,12 @@ const resultsPage = 1024
 // between pages, so a long stream does not hold up writers; fn's line is
 // valid only during the call. It stops at fn's first error and returns it.
 func (s *Store) Results(ctx context.Context, id, status string, after int64, fn func(index int64, line []byte) error) error {
+	seq, err := s.seqOf(ctx, id)
+	if err != nil {
+		return err
+	}
 	for {
-		n, last, err := s.resultsPage(ctx, id, status, after, fn)
+		n, last, err := s.resultsPage(ctx, seq, status, after, fn)
 		if err != nil || n < resultsPage {
 			return err
 		}
@@ -90,9 +110,13 @@ func (s *Store) Results(ctx context.Context, id, status string, after int64, fn 
 	}
 }
 
-func (s *Store) resultsPage(ctx context.Context, id, status string, after int64, fn func(int64, []byte) error) (n int, last int64, err error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT idx, line FROM results WHERE run_id = $1 AND idx > $2 AND ($3 = '' OR status = $3) ORDER BY idx LIMIT $4`,
-		id, after, status, resultsPage)
+func (s *Store) resultsPage(ctx context.Context, seq int64, status string, after int64, fn func(int64, []byte) error) (n int, last int64, err error) {
+	q := `SELECT idx, line FROM results WHERE run = $1 AND idx > $2 AND ($3 = '' OR status = $3) ORDER BY idx LIMIT $4`
+	if status != "" && status != "ok" {
+		// The same, through the index of the results that are not ok.
+		q = `SELECT idx, line FROM results WHERE run = $1 AND idx > $2 AND status = $3 AND status != 'ok' ORDER BY idx LIMIT $4`
+	}
+	rows, err := s.r.QueryContext(ctx, q, seq, after, status, resultsPage)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -115,33 +139,30 @@ func (s *Store) resultsPage(ctx context.Context, id, status string, after int64,
 // (with from's run key, the same messageIds). It returns the new run, or
 // ErrNotFound.
 func (s *Store) NewRetry(ctx context.Context, from string, n New, writeKey string) (Run, error) {
-	if _, err := s.Get(ctx, from); err != nil {
+	fromSeq, err := s.seqOf(ctx, from)
+	if err != nil {
 		return Run{}, err
 	}
 	id := newID()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return Run{}, err
-	}
-	defer tx.Rollback()
 	n.RetryOf = from
-	if err := s.insertRun(ctx, tx, id, Queued, n); err != nil {
-		return Run{}, err
-	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO items (run_id, idx, line, data, error)
-		SELECT $1, i.idx, i.line, i.data, i.error FROM items i JOIN results r ON r.run_id = i.run_id AND r.idx = i.idx
-		WHERE i.run_id = $2 AND r.status = 'failed' ORDER BY i.idx`, id, from)
+	err = s.durable(ctx, func(tx *sql.Tx) error {
+		seq, err := s.insertRun(ctx, tx, id, Queued, n)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO items (run, idx, line, data, error)
+			SELECT $1, i.idx, i.line, i.data, i.error FROM items i JOIN results r ON r.run = i.run AND r.idx = i.idx
+			WHERE i.run = $2 AND r.status = 'failed' AND r.status != 'ok' ORDER BY i.idx`, seq, fromSeq)
+		if err != nil {
+			return err
+		}
+		count, _ := res.RowsAffected()
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET items = $2 WHERE id = $1`, id, count); err != nil {
+			return err
+		}
+		return setSecret(ctx, tx, id, writeKey)
+	})
 	if err != nil {
-		return Run{}, err
-	}
-	count, _ := res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET items = $2 WHERE id = $1`, id, count); err != nil {
-		return Run{}, err
-	}
-	if err := setSecret(ctx, tx, id, writeKey); err != nil {
-		return Run{}, err
-	}
-	if err := tx.Commit(); err != nil {
 		return Run{}, err
 	}
 	return s.Get(ctx, id)

@@ -63,16 +63,26 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// insertRun inserts a run row in tx with the next seq.
-func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, id string, st Status, n New) error {
+// insertRun inserts a run row in tx with the next seq, and returns it.
+func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, id string, st Status, n New) (seq int64, err error) {
 	spec := n.Spec
 	if spec == nil {
 		spec = []byte("{}")
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, seq, status, created_at, run_key, destination, spec, retry_of)
-		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), $2, $3, $4, $5, $6, $7)`,
-		id, st, millis(s.now()), n.RunKey, n.Destination, spec, n.RetryOf)
-	return err
+	err = tx.QueryRowContext(ctx, `INSERT INTO runs (id, seq, status, created_at, run_key, destination, spec, retry_of)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), $2, $3, $4, $5, $6, $7) RETURNING seq`,
+		id, st, millis(s.now()), n.RunKey, n.Destination, spec, n.RetryOf).Scan(&seq)
+	return seq, err
+}
+
+// seqOf returns the seq of run id (the key of its items and results).
+func (s *Store) seqOf(ctx context.Context, id string) (int64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT seq FROM runs WHERE id = $1`, id).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return seq, err
 }
 
 // setSecret stores the write key of an unfinished run; "" stores none (the

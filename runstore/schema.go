@@ -14,7 +14,13 @@ import (
 //	             (deleted when the run finishes)
 //	items        the run's items as received: index, source line, the item
 //	             as a JSON object (data), or why it could not be read (error)
-//	results      one result line per item (the CLI's), with its status
+//	results      one result line per item (the CLI's), with its status; the
+//	             results that are not ok are indexed (the page, retry), the
+//	             ok ones, nearly all, are not: an index entry per item costs
+//	             as much as the row
+//
+// items and results are keyed by the run's seq, an integer: shorter keys
+// than the id, and faster to compare.
 var migrations = []string{
 	`CREATE TABLE runs (
 		id          TEXT PRIMARY KEY,
@@ -41,21 +47,21 @@ var migrations = []string{
 		write_key TEXT NOT NULL
 	);
 	CREATE TABLE items (
-		run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-		idx    INTEGER NOT NULL,
-		line   INTEGER NOT NULL,
-		data   BLOB,
-		error  TEXT NOT NULL DEFAULT '',
-		PRIMARY KEY (run_id, idx)
+		run   INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
+		idx   INTEGER NOT NULL,
+		line  INTEGER NOT NULL,
+		data  BLOB,
+		error TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (run, idx)
 	) WITHOUT ROWID;
 	CREATE TABLE results (
-		run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+		run    INTEGER NOT NULL REFERENCES runs (seq) ON DELETE CASCADE,
 		idx    INTEGER NOT NULL,
 		status TEXT NOT NULL,
 		line   BLOB NOT NULL,
-		PRIMARY KEY (run_id, idx)
+		PRIMARY KEY (run, idx)
 	) WITHOUT ROWID;
-	CREATE INDEX results_status ON results (run_id, status, idx);`,
+	CREATE INDEX results_not_ok ON results (run, idx) WHERE status != 'ok';`,
 }
 
 // migrate applies the migrations the database lacks, each in a transaction

@@ -69,7 +69,20 @@ type Store struct {
 	r    *sql.DB  // readers (WAL: they do not block the writer)
 	lock *os.File // holds the flock for as long as the store is open
 	now  func() time.Time
+
+	// Full-size multi-row statements, prepared once.
+	insItems, insResults *sql.Stmt
+
+	ckpt     *sql.DB            // the checkpointer's connection
+	stopCkpt context.CancelFunc // stops the checkpointer
+	ckptDone chan struct{}      // closed when it has stopped
 }
+
+// checkpointEvery is how often the write-ahead log is copied back into the
+// database, from a goroutine of the store's own: a checkpoint syncs the
+// disk, and the writer's commits (results of a run under way) do not wait
+// for it.
+const checkpointEvery = time.Second
 
 // Options tune Open. The zero value is the default.
 type Options struct {
@@ -106,11 +119,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	// Per-connection settings: every connection waits for a lock rather than
-	// failing, syncs every commit (a run answered 202 survives a power cut),
-	// and overwrites deleted content (a finished run's write key).
+	// failing and overwrites deleted content (a finished run's write key).
+	// Commits are synced to the write-ahead log's file at once (they survive
+	// the process's crash) and to the disk at the commits behind a 202 (see
+	// durable), whose sync covers every commit before it.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)"
-	if s.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate"); err != nil {
+		"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(ON)&_pragma=foreign_keys(ON)"
+	if s.w, err = sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)"); err != nil {
 		return fail(err)
 	}
 	s.w.SetMaxOpenConns(1)
@@ -125,7 +140,61 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM runs WHERE status = $1`, receiving); err != nil {
 		return fail(fmt.Errorf("%s: clearing unfinished uploads: %w", path, err))
 	}
+	if s.insItems, err = s.w.PrepareContext(ctx, insertItemsSQL(rowsPerInsert)); err != nil {
+		return fail(err)
+	}
+	if s.insResults, err = s.w.PrepareContext(ctx, insertResultsSQL(rowsPerInsert)); err != nil {
+		return fail(err)
+	}
+	if s.ckpt, err = sql.Open("sqlite", dsn); err != nil {
+		return fail(err)
+	}
+	s.ckpt.SetMaxOpenConns(1)
+	ckctx, stop := context.WithCancel(context.Background())
+	s.stopCkpt, s.ckptDone = stop, make(chan struct{})
+	go s.checkpoints(ckctx) // owned: Close stops it and waits
 	return s, nil
+}
+
+// checkpoints copies the write-ahead log back into the database every
+// checkpointEvery (PASSIVE: it never blocks the writer or the readers),
+// until ctx ends.
+func (s *Store) checkpoints(ctx context.Context) {
+	defer close(s.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = s.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // a busy or failed pass is retried at the next tick
+		}
+	}
+}
+
+// durable runs fn in a transaction whose commit is synced to the disk
+// (synchronous=FULL), so the commits before it are too: what a 202 promises
+// survives a power cut, not only a crash.
+func (s *Store) durable(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = NORMAL`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // initFile stamps a new file as a segloop database before anything else
@@ -155,6 +224,16 @@ func initFile(ctx context.Context, db *sql.DB) error {
 // the lock.
 func (s *Store) Close() error {
 	var err error
+	if s.stopCkpt != nil {
+		s.stopCkpt()
+		<-s.ckptDone
+		s.ckpt.Close()
+	}
+	for _, st := range []*sql.Stmt{s.insItems, s.insResults} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if s.r != nil {
 		err = s.r.Close()
 	}

@@ -142,6 +142,31 @@ func (x *executor) finishLogged(id string, log *slog.Logger, st runstore.Status,
 // saying notSent, then the run status st (when "", from its counts) and
 // msg, and deletes its write key.
 func (x *executor) finish(ctx context.Context, id string, st runstore.Status, msg, notSent string) error {
+	run, err := x.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if run.Counts.Done() < run.Items {
+		if err := x.failPending(ctx, id, notSent); err != nil {
+			return err
+		}
+	}
+	if st == "" {
+		run, err := x.store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		st = runstore.Succeeded
+		if run.Counts.Invalid+run.Counts.Failed > 0 {
+			st = runstore.CompletedWithFailures
+		}
+	}
+	return x.store.Finish(ctx, id, st, msg)
+}
+
+// failPending gives every item of run id without a result a failed result
+// saying notSent.
+func (x *executor) failPending(ctx context.Context, id, notSent string) error {
 	p := x.store.Pending(id)
 	var batch []runstore.Result
 	reason := errors.New(notSent)
@@ -167,17 +192,7 @@ func (x *executor) finish(ctx context.Context, id string, st runstore.Status, ms
 		return err
 	}
 	x.metrics.items.WithLabelValues(string(loop.StatusFailed)).Add(float64(len(batch)))
-	if st == "" {
-		run, err := x.store.Get(ctx, id)
-		if err != nil {
-			return err
-		}
-		st = runstore.Succeeded
-		if run.Counts.Invalid+run.Counts.Failed > 0 {
-			st = runstore.CompletedWithFailures
-		}
-	}
-	return x.store.Finish(ctx, id, st, msg)
+	return nil
 }
 
 // client returns the Segment client of run's destination: with the run's

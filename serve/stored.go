@@ -50,9 +50,12 @@ func (s *storedItems) Next() (source.Record, error) {
 
 // sinkFlushEvery bounds how long a result waits before it is stored, and
 // sinkBatch how many are stored per transaction.
+// sinkQueue how many results may wait while a batch is being stored (a few
+// MiB of result lines): the run goes on meanwhile.
 const (
 	sinkFlushEvery = 100 * time.Millisecond
 	sinkBatch      = 2048
+	sinkQueue      = 8 * sinkBatch
 )
 
 // resultSink stores a run's results a batch per transaction from a
@@ -69,7 +72,7 @@ type resultSink struct {
 // startSink starts the sink of run id; fail is called once if storing
 // fails (the run must stop: its results could not be kept).
 func startSink(st *runstore.Store, id string, fail func(error)) *resultSink {
-	s := &resultSink{ch: make(chan runstore.Result, sinkBatch), done: make(chan struct{})}
+	s := &resultSink{ch: make(chan runstore.Result, sinkQueue), done: make(chan struct{})}
 	go s.run(st, id, fail) // owned: close waits for it
 	return s
 }

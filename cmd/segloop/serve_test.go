@@ -220,3 +220,10 @@ func TestServeSIGTERMMidRun(t *testing.T) {
 	})
 	checkDelivery(t, srv, s.results(t, id), n)
 }
+
+func jsonDecode(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
