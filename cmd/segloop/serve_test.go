@@ -227,3 +227,30 @@ func jsonDecode(t *testing.T, b []byte, v any) {
 		t.Fatalf("%v: %s", err, b)
 	}
 }
+
+// TestServeSandbox: serve --sandbox answers an identify call and a run
+// without any account or write key.
+func TestServeSandbox(t *testing.T) {
+	s := startServe(t, "--sandbox", "--db", filepath.Join(t.TempDir(), "runs.db"))
+	res, err := http.Post(s.url+"/v1/identify", "application/json", strings.NewReader(`{"userId":"u1","traits":{"plan":"pro"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `"success":true`) {
+		t.Fatalf("identify = %d %s", res.StatusCode, b)
+	}
+	id := s.post(t, "/v1/runs", "application/x-ndjson", strings.NewReader(ndjsonUsers(20)))["id"].(string)
+	waitFor(t, "the sandbox run", func() bool {
+		st, _ := s.run(t, id)
+		return st == "succeeded" || st == "completed_with_failures"
+	})
+	if got := len(s.results(t, id)); got != 20 {
+		t.Fatalf("%d results; want 20", got)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
