@@ -257,3 +257,19 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("second cancel = %d %s", code, b)
 	}
 }
+
+func TestEmptyRun(t *testing.T) {
+	e := start(t, segmenttest.Options{}, serve.Config{Token: testToken, WriteKey: testWriteKey})
+	var got struct {
+		Run     runView
+		Results []resultLine
+	}
+	e.json("POST", "/v1/runs?wait=true", map[string]any{"items": []any{}}, 200, &got)
+	if got.Run.Status != "succeeded" || got.Run.Read != 0 || len(got.Results) != 0 {
+		t.Fatalf("empty run %+v", got)
+	}
+	code, b, _ := e.do("POST", "/v1/runs?wait=true", "text/csv", strings.NewReader("id,email\n"))
+	if code != 200 || !strings.Contains(string(b), `"results":[]`) {
+		t.Fatalf("header-only CSV = %d %s", code, b)
+	}
+}

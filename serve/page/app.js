@@ -77,11 +77,7 @@ async function renderDetail() {
   const list = document.getElementById("failed");
   const items = [];
   for (const status of ["failed", "invalid"]) {
-    const rr = await api("GET", `/v1/runs/${encodeURIComponent(r.id)}/results?status=${status}`);
-    if (!rr.ok) continue;
-    for (const line of (await rr.text()).split("\n")) {
-      if (line) items.push(JSON.parse(line));
-    }
+    items.push(...await firstLines(`/v1/runs/${encodeURIComponent(r.id)}/results?status=${status}`, 501));
   }
   items.sort((a, b) => a.index - b.index);
   list.replaceChildren();
@@ -94,6 +90,32 @@ async function renderDetail() {
     list.append(li);
   }
   if (items.length > 500) list.append(el("li", "hint", `… and ${items.length - 500} more (GET /v1/runs/${r.id}/results?status=failed)`));
+}
+
+// firstLines reads at most n result lines of path and stops the download
+// there: a run may have a million failed items.
+async function firstLines(path, n) {
+  const ctl = new AbortController();
+  const res = await fetch(path, { credentials: "same-origin", signal: ctl.signal });
+  if (res.status === 401) { location.reload(); throw new Error("signed out"); }
+  if (!res.ok) return [];
+  const out = [];
+  const reader = res.body.getReader();
+  const dec = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0 && out.length < n) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line) out.push(JSON.parse(line));
+    }
+    if (out.length >= n) { ctl.abort(); break; }
+  }
+  return out;
 }
 
 async function refresh() {
