@@ -196,3 +196,22 @@ func TestNoWriteKey(t *testing.T) {
 	var got struct{ Success bool }
 	e.json("POST", "/v1/identify", map[string]any{"userId": "u1"}, 200, &got, "X-Segment-Write-Key", "wk-own-1234")
 }
+
+func TestEnvelopeItemTooLarge(t *testing.T) {
+	e := start(t, segmenttest.Options{}, serve.Config{Token: testToken, WriteKey: testWriteKey, MaxItem: 1024})
+	huge := `{"items":[{"id":"u1"},{"id":"u2","pad":"` + strings.Repeat("x", 200<<10) + `"}]}`
+	code, b, _ := e.do("POST", "/v1/runs", "application/json", strings.NewReader(huge))
+	if c, msg := errorBody(t, b); code != 413 || c != "body_too_large" || !strings.Contains(msg, "items[1]") {
+		t.Fatalf("huge item = %d %s", code, b)
+	}
+	// An NDJSON line over the item limit is an invalid item; the run goes on.
+	lines := "{\"id\":\"a\"}\n{\"id\":\"b\",\"pad\":\"" + strings.Repeat("x", 2048) + "\"}\n{\"id\":\"c\"}\n"
+	var got struct {
+		Run     runView
+		Results []resultLine
+	}
+	code, b, _ = e.do("POST", "/v1/runs?wait=true", "application/x-ndjson", strings.NewReader(lines))
+	if code != 200 || jsonUnmarshal(b, &got) != nil || got.Run.Counts.OK != 2 || got.Run.Counts.Invalid != 1 {
+		t.Fatalf("overlong line = %d %s", code, b)
+	}
+}

@@ -42,9 +42,9 @@ func bodyFormat(contentType string) (source.Format, *apiError) {
 // stream: a CSV row is stored as a JSON object of its header's columns, a
 // JSON line as it is. An item that cannot be read is stored with its error
 // (it becomes an invalid result); a body that cannot be read at all is a
-// 400 (or 413).
-func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, format source.Format, delimiter rune) *apiError {
-	src, err := source.Open(body, format, source.Options{Delimiter: delimiter})
+// 400 (or 413). An item over maxItem bytes is an invalid item.
+func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, format source.Format, delimiter rune, maxItem int) *apiError {
+	src, err := source.Open(body, format, source.Options{Delimiter: delimiter, MaxItemBytes: maxItem})
 	if err != nil {
 		return bodyError("body", err)
 	}

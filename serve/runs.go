@@ -124,7 +124,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		bodyOpts, e = ingestEnvelope(ctx, up, body, s.cfg.MaxItem)
 		opts.merge(bodyOpts)
 	} else {
-		e = ingestRecords(ctx, up, body, format, delimiter)
+		e = ingestRecords(ctx, up, body, format, delimiter, s.cfg.MaxItem)
 	}
 	var sp spec
 	if e == nil {
