@@ -165,8 +165,12 @@ func (a *aimd) succeeded(now time.Time) {
 }
 
 // burst returns the bucket size to use at the current rate: the configured burst, but at
-// most burstSpan's worth of requests.
-func (a *aimd) burst(configured int) int {
+// most burstSpan's worth of requests, except that a declared burst is kept whole while
+// the rate is at the ceiling (the user told us the remote end's bucket at that rate).
+func (a *aimd) burst(configured int, declared bool) int {
+	if declared && a.rate >= a.ceil {
+		return configured
+	}
 	return max(1, min(configured, int(a.rate*burstSpan.Seconds())))
 }
 
