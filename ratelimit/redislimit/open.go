@@ -18,7 +18,7 @@ type URLError struct {
 }
 
 // Error implements error.
-func (e *URLError) Error() string { return fmt.Sprintf("redis %s: %v", e.URL, e.Err) }
+func (e *URLError) Error() string { return fmt.Sprintf("%s: %v", e.URL, e.Err) }
 
 // Unwrap returns the cause.
 func (e *URLError) Unwrap() error { return e.Err }
