@@ -454,3 +454,40 @@ func TestLimiterKnownBurst(t *testing.T) {
 		})
 	}
 }
+
+// TestAdaptiveClimbBoost checks that the climb after a measured cut speeds up the longer
+// it goes without a refusal, but not against a server whose bucket is tiny.
+func TestAdaptiveClimbBoost(t *testing.T) {
+	climb := func(firstAccepted int) (after5s, after15s float64) {
+		synctest.Test(t, func(t *testing.T) {
+			l := ratelimit.New(ratelimit.Config{Rate: 200, Adaptive: true})
+			for range firstAccepted {
+				l.Accepted()
+			}
+			l.Throttled(time.Second)
+			time.Sleep(time.Second)
+			for s := 1; s <= 15; s++ {
+				for range 10 {
+					time.Sleep(100 * time.Millisecond)
+					l.Accepted()
+				}
+				if s == 5 {
+					after5s = l.Rate()
+				}
+			}
+			after15s = l.Rate()
+		})
+		return after5s, after15s
+	}
+	// 20 accepted before the first refusal: a server bucket of a second at the cut rate.
+	big5, big15 := climb(20)
+	// 2 accepted: a tiny bucket; the climb stays additive.
+	tiny5, tiny15 := climb(2)
+	t.Logf("climb after 5 s and 15 s: big bucket %.2f, %.2f; tiny bucket %.2f, %.2f", big5, big15, tiny5, tiny15)
+	if big15-big5 < 4*(big5-19.8) {
+		t.Errorf("big bucket: the climb did not speed up: %.2f after 5 s, %.2f after 15 s", big5, big15)
+	}
+	if tiny15 > 25 {
+		t.Errorf("tiny bucket: climbed to %.2f in 15 s: boosted", tiny15)
+	}
+}

@@ -19,7 +19,8 @@ import "github.com/redis/go-redis/v9"
 // Scripts take their "now" from ARGV[1] when it is not 0 (tests drive the clock), else
 // from Redis TIME.
 
-// permitScript reports pending acceptances (the controller's additive climb), reserves
+// permitScript reports pending acceptances (the controller's additive climb, boosted as
+// ratelimit's aimd.boost does), reserves
 // a permit if ARGV[7] is 1, and answers {wait, hold, rate, participants}: the wait until
 // the permit's slot and the hold still in force, in microseconds, the shared rate, and
 // the number of limiters seen in the last 15 s (-1 unless a heartbeat was asked for).
@@ -42,16 +43,21 @@ local ceil, burst = tonumber(ARGV[2]), tonumber(ARGV[3])
 local known, adaptive = ARGV[4] == '1', ARGV[5] == '1'
 local k, take = tonumber(ARGV[6]), ARGV[7] == '1'
 local margin, rejoin = tonumber(ARGV[10]), ARGV[11] == '1'
-local s = redis.call('HMGET', KEYS[1], 'tat', 'hold', 'rate', 'base', 'step', 'first', 'acc')
+local s = redis.call('HMGET', KEYS[1], 'tat', 'hold', 'rate', 'base', 'step', 'first', 'acc', 'lastCut', 'reopen', 'sburst')
 local tat, hold = tonumber(s[1]), tonumber(s[2]) or 0
 local rate, base, step = tonumber(s[3]) or ceil, tonumber(s[4]) or ceil, tonumber(s[5]) or 0.03
 local first, acc = tonumber(s[6]), tonumber(s[7]) or 0
+local lastCut, reopen, sburst = tonumber(s[8]), tonumber(s[9]) or 0, tonumber(s[10]) or 0
 local out = {}
 if adaptive and k > 0 and ceil > 0 then
   if not first then first = now; table.insert(out, 'first'); table.insert(out, num(first)) end
   acc = acc + k
+  local boost = 1
+  if lastCut and now > reopen and sburst >= base / 2 then
+    boost = math.min(32, 2 ^ math.floor((now - reopen) / 2e6))
+  end
   for i = 1, k do
-    if rate < ceil then rate = math.min(ceil, rate + step * base / rate) end
+    if rate < ceil then rate = math.min(ceil, rate + boost * step * base / rate) end
   end
   table.insert(out, 'acc'); table.insert(out, num(acc))
 end

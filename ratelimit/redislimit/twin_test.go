@@ -28,7 +28,12 @@ func adaptiveScript() []step {
 	for range 20 {
 		s = append(s, step{sleep: 2 * time.Second, throttle: time.Second})
 	}
-	return append(s, step{accept: 500}, step{sleep: time.Second, accept: 500}, step{sleep: time.Second, throttle: time.Second})
+	s = append(s, step{accept: 500}, step{sleep: time.Second, accept: 500}, step{sleep: time.Second, throttle: time.Second})
+	// A long climb without refusals: the boosted step (doubling every 2 s).
+	for range 12 {
+		s = append(s, step{sleep: time.Second, accept: 20})
+	}
+	return append(s, step{sleep: 10 * time.Millisecond, throttle: time.Second})
 }
 
 // TestAdaptiveTwin drives the Lua controller of the shared budget and ratelimit's own
