@@ -18,18 +18,20 @@ import (
 //   - sharedScenario: three segloop processes started together, 10,000 rows each in
 //     batches of 100 (300 requests in all), against one sandbox allowing 20 requests/s
 //     (bound 15 s): with --redis (one redis-server the bench starts, on loopback) and
-//     --rate 20, the workspace's rate; then alone, each process at the default adaptive
-//     --rate 200 (the "today" row) and at --rate 20.
+//     --rate 20, the workspace's rate, and with --redis at --rate 200 (the limit unknown:
+//     the shared adaptive rate finds it); then alone, each process at --rate 200 (the
+//     issue's "today" row) and at --rate 20.
 //   - knownBurstScenario: one process told the server's limit, --rate 20 --burst 20,
 //     against a 20/s server with a bucket of 20: bound (N − burst)/R.
 
 // Client names of the three-process runs.
 const (
-	clientShared  = "segloop ×3, --redis, --rate 20"
-	clientAlone   = "segloop ×3 alone, --rate 200 (adaptive)"
-	clientAlone20 = "segloop ×3 alone, --rate 20"
-	sharedProcs   = 3
-	declaredBurst = 20
+	clientShared    = "segloop ×3, --redis, --rate 20"
+	clientShared200 = "segloop ×3, --redis, --rate 200 (adaptive)"
+	clientAlone     = "segloop ×3 alone, --rate 200 (adaptive)"
+	clientAlone20   = "segloop ×3 alone, --rate 20"
+	sharedProcs     = 3
+	declaredBurst   = 20
 )
 
 func sharedScenario(sz sizes) *scenario {
@@ -37,6 +39,7 @@ func sharedScenario(sz sizes) *scenario {
 		Server: serverConfig{Rate: limitedRate, Burst: serverBurst(limitedRate)},
 		Clients: []clientConfig{
 			{Name: clientShared, Batch: batchSize, Rate: limitedRate},
+			{Name: clientShared200, Batch: batchSize, Rate: tooFastRate},
 			{Name: clientAlone, Batch: batchSize, Rate: tooFastRate},
 			{Name: clientAlone20, Batch: batchSize, Rate: limitedRate},
 		},
@@ -44,7 +47,8 @@ func sharedScenario(sz sizes) *scenario {
 }
 
 func knownBurstScenario(sz sizes) *scenario {
-	return &scenario{ID: 9, Name: "known server limit, declared burst", Rows: []int{sz.limited},
+	// At least 50 requests (-quick has 20): the bound is what follows the burst.
+	return &scenario{ID: 9, Name: "known server limit, declared burst", Rows: []int{max(sz.limited, 5_000)},
 		Server: serverConfig{Rate: limitedRate, Burst: serverBurst(limitedRate)},
 		Clients: []clientConfig{{Name: clientSegloop, Batch: batchSize, Rate: limitedRate,
 			Extra: []string{"--burst", strconv.Itoa(declaredBurst)}}},
@@ -62,7 +66,7 @@ func runProcesses(ctx context.Context, r *runner, srv serverConfig, c clientConf
 	}
 	defer sb.stop()
 	var extra []string
-	if c.Name == clientShared {
+	if c.Name == clientShared || c.Name == clientShared200 {
 		url, stop, err := startRedis(ctx, filepath.Dir(file))
 		if err != nil {
 			return runResult{}, err

@@ -102,11 +102,18 @@ func (b *budget) describe() (kind, text string) {
 		return "local", "this process only"
 	}
 	st := b.shared.Status()
-	text = fmt.Sprintf("shared through %s (%d processes seen)", b.redacted, st.Participants)
+	text = fmt.Sprintf("shared through %s (%d %s seen)", b.redacted, st.Participants, plural(st.Participants, "process", "processes"))
 	if st.Fallbacks > 0 {
 		text += fmt.Sprintf(", Redis lost %d times: %s paced alone", st.Fallbacks, st.Local.Round(time.Millisecond))
 	}
 	return "shared", text
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // quietRedis discards go-redis's own log lines.

@@ -34,7 +34,7 @@ func TestImportSummarySaysShared(t *testing.T) {
 	for _, tt := range []struct {
 		format, want string
 	}{
-		{"text", "rate budget: shared through redis://:xxxxx@" + rs.Addr + "/0 (1 processes seen)"},
+		{"text", "rate budget: shared through redis://:xxxxx@" + rs.Addr + "/0 (1 process seen)"},
 		{"json", `"budget":"shared"`},
 	} {
 		r := runCLI(t, context.Background(), nil, "import", "--endpoint", srv.URL, "--write-key", testWriteKey, "--results", os.DevNull, "--log-format", tt.format, in)
