@@ -36,6 +36,7 @@ import "github.com/redis/go-redis/v9"
 // ARGV: now, ceil (0 = no bucket), burst, known, adaptive, accepted, take, pid,
 // heartbeat, margin, rejoin, idle ttl (ms)
 var permitScript = redis.NewScript(`
+redis.replicate_commands() -- TIME before writes: needed before Redis 5, a no-op since
 local function num(x) return string.format('%.17g', x) end
 local now = tonumber(ARGV[1])
 if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1e6 + tonumber(t[2]) end
@@ -103,6 +104,7 @@ return {num(out.wait or 0), num(math.max(0, hold - now)), num(rate), n}
 //
 // ARGV: now, ceil, floor, retry after, adaptive, congestion, idle ttl (ms)
 var throttleScript = redis.NewScript(`
+redis.replicate_commands()
 local function num(x) return string.format('%.17g', x) end
 local now = tonumber(ARGV[1])
 if now == 0 then local t = redis.call('TIME'); now = tonumber(t[1]) * 1e6 + tonumber(t[2]) end
