@@ -62,6 +62,7 @@ func plan(quick bool) []*scenario {
 		{ID: 7, Name: "unknown server limit, server burst 0.1 s (stress, no issue-7 target)", Rows: []int{sz.limited},
 			Server:  serverConfig{Rate: limitedRate, Burst: smallBurst(limitedRate)},
 			Clients: []clientConfig{segloop(batchSize, tooFastRate)}, figures: unknownLimitFigures},
+		sharedScenario(sz), knownBurstScenario(sz), // shared.go
 	}
 }
 

@@ -17,6 +17,8 @@ type scenario struct {
 	Clients []clientConfig // run one after the other, each with its own server
 	// figures turns the runs into the table's rows.
 	figures func(sc *scenario, runs []runResult) []figure
+	// each, if set, replaces runner.once for one client run (shared.go).
+	each func(ctx context.Context, r *runner, srv serverConfig, c clientConfig, file string) (runResult, error)
 }
 
 // runResult is one client process on one input against one fresh server.
@@ -28,6 +30,7 @@ type runResult struct {
 	CPUSec    float64      `json:"cpuSec"`
 	MaxRSSKiB int64        `json:"maxRssKiB"`
 	ExitCode  int          `json:"exitCode"`
+	SpreadSec float64      `json:"spreadSec,omitempty"` // several processes: first to last exit
 	Server    serverStats  `json:"server"`
 	Report    clientReport `json:"report"`
 }
@@ -70,7 +73,13 @@ func (r *runner) run(ctx context.Context, sc *scenario) (scenarioResult, error) 
 			for _, c := range sc.Clients {
 				srv := sc.Server
 				srv.Seed = int64(1000*sc.ID + run)
-				rr, err := r.once(ctx, srv, c, file)
+				once := r.once
+				if sc.each != nil {
+					once = func(ctx context.Context, srv serverConfig, c clientConfig, file string) (runResult, error) {
+						return sc.each(ctx, r, srv, c, file)
+					}
+				}
+				rr, err := once(ctx, srv, c, file)
 				if err != nil {
 					return res, fmt.Errorf("scenario %d (%s), run %d, %s on %d rows: %w", sc.ID, sc.Name, run, c.Name, rows, err)
 				}

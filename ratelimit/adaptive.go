@@ -34,6 +34,11 @@ const (
 	// episode is the shortest time after a cut during which further throttles are taken
 	// as echoes of the same episode (requests already in flight when the rate was cut).
 	episode = 250 * time.Millisecond
+	// climbDoubling is how long the rate must climb without a refusal for the additive
+	// step to double, up to maxClimbBoost times: capacity that other clients left (the
+	// other processes of a workspace finished) is found in seconds, not minutes.
+	climbDoubling = 2 * time.Second
+	maxClimbBoost = 32
 	// burstSpan bounds the burst to this much time at the current rate, so that the
 	// tokens saved up during a Retry-After pause do not overrun a server whose bucket has
 	// just refilled.
@@ -71,6 +76,13 @@ const (
 // overshoot of the climb empties the server's bucket in about sqrt(2B/climb) seconds, so
 // against a bucket of 0.1 s a full-rate climb would be refused (and lose a whole-second
 // pause) every two seconds; scaled to B̂ it takes about as long as against a 1 s bucket.
+//
+// The climb speeds up the longer it goes without a refusal: the step doubles every 2 s
+// since the last pause ended, up to 32×, so that capacity other clients left (the other
+// processes sharing a workspace finished; each had measured its own share) is found in
+// seconds, not minutes. Against a server whose bucket B̂ holds less than half a second at
+// the base rate, where an overshoot is refused at once and costs a whole pause, and after
+// a blind cut, the climb is not boosted.
 //
 // The first refusal has no earlier one to measure from. Acceptances since the first one,
 // a = B + R*t, bound R from below by a/(t+1s) for any server whose burst B is at most one
@@ -160,13 +172,28 @@ func (a *aimd) succeeded(now time.Time) {
 	}
 	a.accepted++
 	if a.rate < a.ceil {
-		a.rate = math.Min(a.ceil, a.rate+a.step*a.base/a.rate)
+		a.rate = math.Min(a.ceil, a.rate+a.boost(now)*a.step*a.base/a.rate)
 	}
 }
 
+// boost is the factor of the additive step at now: doubled for every climbDoubling since
+// the last pause ended, up to maxClimbBoost; 1 (no boost) against a server whose bucket
+// B̂ holds less than half a second at the current base rate, which an overshoot would
+// empty at once, and after a blind cut, whose climb is fast already.
+func (a *aimd) boost(now time.Time) float64 {
+	if a.lastCut.IsZero() || !now.After(a.reopen) || a.serverBurst < a.base/2 {
+		return 1
+	}
+	return math.Min(maxClimbBoost, math.Exp2(math.Floor(now.Sub(a.reopen).Seconds()/climbDoubling.Seconds())))
+}
+
 // burst returns the bucket size to use at the current rate: the configured burst, but at
-// most burstSpan's worth of requests.
-func (a *aimd) burst(configured int) int {
+// most burstSpan's worth of requests, except that a declared burst is kept whole while
+// the rate is at the ceiling (the user told us the remote end's bucket at that rate).
+func (a *aimd) burst(configured int, declared bool) int {
+	if declared && a.rate >= a.ceil {
+		return configured
+	}
 	return max(1, min(configured, int(a.rate*burstSpan.Seconds())))
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,43 @@ func (g *Gate) Wait(ctx context.Context) error {
 			return context.Cause(ctx)
 		case <-t.C:
 		}
+	}
+}
+
+// WaitJitter is Wait, except that a caller that found the gate held returns at a random
+// moment in [end, end+spread) rather than at the end itself, so that the callers a hold
+// stopped do not all resume at once. A caller that finds the gate open returns at once.
+func (g *Gate) WaitJitter(ctx context.Context, spread time.Duration) error {
+	held := false
+	for {
+		if d := time.Until(g.Until()); d > 0 {
+			held = true
+			if err := sleep(ctx, d); err != nil {
+				return err
+			}
+			continue
+		}
+		if !held || spread <= 0 {
+			return nil
+		}
+		// The hold is over: jitter once, then look again (a new hold is waited out,
+		// and jittered, in turn).
+		held = false
+		if err := sleep(ctx, rand.N(spread)); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits d, or returns context.Cause(ctx) if ctx is done first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -3,12 +3,16 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/segloop/segloop/ratelimit"
 )
@@ -242,25 +246,248 @@ func TestAdaptiveNoBurstAfterPause(t *testing.T) {
 	})
 }
 
-func TestLimiterStartsWithOneToken(t *testing.T) {
+// TestLimiterOpening checks what a new limiter may send at once: a declared burst (less
+// the opening margin) or a known rate's default burst, but one token for an unknown
+// limit (adaptive, no burst given).
+func TestLimiterOpening(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  ratelimit.Config
+		want int // waits that return at once
+	}{
+		{"declared burst", ratelimit.Config{Rate: 20, Burst: 20, Known: true}, 19},
+		{"declared burst, adaptive", ratelimit.Config{Rate: 20, Burst: 20, Known: true, Adaptive: true}, 19},
+		{"declared burst at 200/s keeps 20 ms", ratelimit.Config{Rate: 200, Burst: 200, Known: true, Adaptive: true}, 196},
+		{"known rate, default burst", ratelimit.Config{Rate: 200, Known: true}, 16},
+		{"burst of one", ratelimit.Config{Rate: 20, Burst: 1, Known: true}, 1},
+		{"unknown limit: one token", ratelimit.Config{Rate: 200, Adaptive: true}, 1},
+		{"burst not declared: one token", ratelimit.Config{Rate: 10, Burst: 5}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				l := ratelimit.New(tt.cfg)
+				start := time.Now()
+				n := 0
+				for time.Since(start) == 0 {
+					if err := l.Wait(t.Context()); err != nil {
+						t.Fatal(err)
+					}
+					n++
+				}
+				if got := n - 1; got != tt.want { // the last wait waited
+					t.Errorf("%d waits at once, want %d", got, tt.want)
+				}
+				time.Sleep(time.Minute) // idle: the bucket fills to its burst
+				burst := tt.cfg.Burst
+				if burst == 0 {
+					burst = int(math.Ceil(tt.cfg.Rate / 10))
+				}
+				start = time.Now()
+				for range burst {
+					_ = l.Wait(t.Context())
+				}
+				if got := time.Since(start); got != 0 {
+					t.Errorf("after an idle minute, %d waits took %v, want the burst at once", burst, got)
+				}
+			})
+		})
+	}
+}
+
+// TestLimiterWaitNeverInsideHold checks the contract the loop relies on: a wait that got
+// its token before a hold began does not return inside the hold.
+func TestLimiterWaitNeverInsideHold(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := ratelimit.New(ratelimit.Config{Rate: 10, Burst: 5})
+		l := ratelimit.New(ratelimit.Config{Rate: 10, Burst: 1})
+		_ = l.Wait(t.Context()) // the next token comes at 100 ms
 		start := time.Now()
-		for range 3 {
-			if err := l.Wait(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+		time.AfterFunc(50*time.Millisecond, func() { l.Throttled(time.Second) })
+		if err := l.Wait(t.Context()); err != nil {
+			t.Fatal(err)
 		}
-		if got, want := time.Since(start), 200*time.Millisecond; got != want {
-			t.Fatalf("three waits took %v, want %v: no opening burst", got, want)
+		if got, end := time.Since(start), 1050*time.Millisecond; got < end {
+			t.Errorf("Wait returned at %v, inside the hold that ends at %v", got, end)
 		}
-		time.Sleep(time.Second) // idle: the bucket fills to its burst
-		start = time.Now()
-		for range 5 {
-			l.Wait(context.Background())
-		}
-		if got := time.Since(start); got != 0 {
-			t.Fatalf("after an idle second, five waits took %v, want the burst at once", got)
+		if !time.Now().After(l.HeldUntil()) && !time.Now().Equal(l.HeldUntil()) {
+			t.Errorf("returned before HeldUntil %v", l.HeldUntil())
 		}
 	})
+}
+
+// TestLimiterResumeJittered checks that the waiters a hold stopped resume spread over a
+// short window after it ends, not all at its end, and never before.
+func TestLimiterResumeJittered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{}) // unlimited: only the hold paces
+		start := time.Now()
+		l.Throttled(2 * time.Second)
+		var mu sync.Mutex
+		at := map[time.Duration]int{}
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if err := l.Wait(t.Context()); err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				at[time.Since(start)]++
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		for d := range at {
+			if d < 2*time.Second || d >= 2*time.Second+100*time.Millisecond {
+				t.Errorf("a waiter resumed at %v, want within [2s, 2.1s)", d)
+			}
+		}
+		if len(at) < 25 {
+			t.Errorf("50 waiters resumed at only %d distinct moments: %v", len(at), at)
+		}
+		// A wait that finds the gate open does not jitter.
+		before := time.Now()
+		_ = l.Wait(t.Context())
+		if time.Since(before) != 0 {
+			t.Error("a wait on an open gate was delayed")
+		}
+	})
+}
+
+// TestLimiterHoldSavesNoBurst checks that a fixed-rate limiter does not open with a
+// burst saved up during a Retry-After pause, and gets it back after an acceptance.
+func TestLimiterHoldSavesNoBurst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{Rate: 20, Burst: 20})
+		l.Throttled(time.Second)
+		time.Sleep(time.Second)
+		start := time.Now()
+		for range 3 {
+			_ = l.Wait(t.Context())
+		}
+		if got := time.Since(start); got < 100*time.Millisecond {
+			t.Errorf("three waits after the pause took %v, want at least two intervals (100ms)", got)
+		}
+		l.Accepted()
+		time.Sleep(time.Minute)
+		start = time.Now()
+		for range 20 {
+			_ = l.Wait(t.Context())
+		}
+		if got := time.Since(start); got != 0 {
+			t.Errorf("after an acceptance and an idle minute, 20 waits took %v, want the burst at once", got)
+		}
+	})
+}
+
+func TestLimiterWaitDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.Config{Rate: 1, Burst: 1})
+		_ = l.Wait(t.Context())
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := l.Wait(ctx); !errors.Is(err, ratelimit.ErrWouldExceedDeadline) {
+			t.Errorf("Wait = %v, want ErrWouldExceedDeadline", err)
+		}
+		if time.Since(start) != 0 {
+			t.Error("Wait did not fail at once")
+		}
+		// The refused wait took no token: the next one comes a second after the first.
+		if err := l.Wait(t.Context()); err != nil || time.Since(start) != time.Second {
+			t.Errorf("next Wait = %v after %v, want nil after 1s", err, time.Since(start))
+		}
+	})
+}
+
+// TestLimiterKnownBurst sends 100 requests through a limiter told the server's limit
+// (20/s, bucket 20) to a simulated server with that bucket whose requests arrive with
+// 1–10 ms of jitter: the declared burst is used from the start, so the run takes about
+// (N − burst)/R, and no request is refused.
+func TestLimiterKnownBurst(t *testing.T) {
+	for _, adaptive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("adaptive=%v", adaptive), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				server := rate.NewLimiter(20, 20)
+				l := ratelimit.New(ratelimit.Config{Rate: 20, Burst: 20, Known: true, Adaptive: adaptive})
+				var mu sync.Mutex
+				rng := rand.New(rand.NewPCG(3, 4))
+				sent, refused := 0, 0
+				start := time.Now()
+				var wg sync.WaitGroup
+				for range 8 {
+					wg.Go(func() {
+						for {
+							mu.Lock()
+							if sent == 100 {
+								mu.Unlock()
+								return
+							}
+							sent++
+							jitter := time.Millisecond + time.Duration(rng.Int64N(int64(9*time.Millisecond)))
+							mu.Unlock()
+							if err := l.Wait(t.Context()); err != nil {
+								t.Error(err)
+								return
+							}
+							time.Sleep(jitter)
+							if !server.Allow() {
+								mu.Lock()
+								refused++
+								mu.Unlock()
+							}
+							time.Sleep(time.Millisecond)
+							l.Accepted()
+						}
+					})
+				}
+				wg.Wait()
+				elapsed := time.Since(start)
+				bound := time.Duration(float64(100-20) / 20 * float64(time.Second))
+				t.Logf("100 requests in %v = %.3f × (N − burst)/R, %d refused", elapsed, elapsed.Seconds()/bound.Seconds(), refused)
+				if refused > 0 {
+					t.Errorf("%d requests refused", refused)
+				}
+				if elapsed > bound*102/100 {
+					t.Errorf("took %v, want ≤ 1.02 × %v", elapsed, bound)
+				}
+			})
+		})
+	}
+}
+
+// TestAdaptiveClimbBoost checks that the climb after a measured cut speeds up the longer
+// it goes without a refusal, but not against a server whose bucket is tiny.
+func TestAdaptiveClimbBoost(t *testing.T) {
+	climb := func(firstAccepted int) (after5s, after15s float64) {
+		synctest.Test(t, func(t *testing.T) {
+			l := ratelimit.New(ratelimit.Config{Rate: 200, Adaptive: true})
+			for range firstAccepted {
+				l.Accepted()
+			}
+			l.Throttled(time.Second)
+			time.Sleep(time.Second)
+			for s := 1; s <= 15; s++ {
+				for range 10 {
+					time.Sleep(100 * time.Millisecond)
+					l.Accepted()
+				}
+				if s == 5 {
+					after5s = l.Rate()
+				}
+			}
+			after15s = l.Rate()
+		})
+		return after5s, after15s
+	}
+	// 20 accepted before the first refusal: a server bucket of a second at the cut rate.
+	big5, big15 := climb(20)
+	// 2 accepted: a tiny bucket; the climb stays additive.
+	tiny5, tiny15 := climb(2)
+	t.Logf("climb after 5 s and 15 s: big bucket %.2f, %.2f; tiny bucket %.2f, %.2f", big5, big15, tiny5, tiny15)
+	if big15-big5 < 4*(big5-19.8) {
+		t.Errorf("big bucket: the climb did not speed up: %.2f after 5 s, %.2f after 15 s", big5, big15)
+	}
+	if tiny15 > 25 {
+		t.Errorf("tiny bucket: climbed to %.2f in 15 s: boosted", tiny15)
+	}
 }

@@ -54,6 +54,7 @@ type importFlags struct {
 	maxFailures failureLimit
 	quiet       bool
 	logFormat   string
+	limiter     limiterFlags // --redis (limiter.go)
 }
 
 // parseImportFlags parses args (flags may come before or after the file) and
@@ -87,6 +88,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
+	f.limiter.register(fs, getenv)
 
 	var files []string
 	for rest := args; ; {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/mapping"
-	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
 )
@@ -104,7 +103,11 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if f.rate > recommendedRate {
 		log.Warn("rate above Segment's recommended 1,000 requests/s per workspace; expect 429s from Segment", "rate", f.rate)
 	}
-	lim := ratelimit.New(ratelimit.Config{Rate: f.rate, Burst: f.burst, Adaptive: f.adaptive})
+	lim, err := openBudget(ctx, f, endpoint, writeKey, log)
+	if err != nil {
+		return err
+	}
+	defer lim.Close()
 
 	var outErr atomic.Pointer[error] // what stopped the run from the outputs' side
 	stop := func(err error) {
@@ -151,6 +154,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		DryRun:   f.dryRun,
 		Endpoint: endpoint,
 		LastLine: out.lastLine,
+		Budget:   lim,
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p

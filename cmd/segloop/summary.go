@@ -17,7 +17,8 @@ type report struct {
 	Sandbox  *sandboxServer
 	DryRun   bool
 	Endpoint string
-	LastLine int // the last source line read
+	LastLine int     // the last source line read
+	Budget   *budget // the rate limiter; nil: none
 
 	// OutputFailed: the results could not be written, so the summary must not
 	// claim every item has its result on disk.
@@ -48,6 +49,9 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 		if r.Sandbox != nil {
 			attrs = append(attrs, "sandbox", r.Sandbox.statsLine())
 		}
+		if kind, text := r.Budget.describe(); !r.DryRun {
+			attrs = append(attrs, "budget", kind, "budgetDetail", text)
+		}
 		if err != nil {
 			log.Error("import stopped", append(attrs, "error", err.Error(), "notReadAfterLine", r.LastLine)...)
 			return
@@ -74,6 +78,9 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	} else {
 		fmt.Fprintf(&b, "\nsegloop: %d requests, %d answered 429, %d retries, %d batch splits, paused %s by Retry-After; sent to %s\n",
 			r.Requests, r.Throttled, r.Retries, r.Splits, r.Paused.Round(time.Millisecond), target)
+	}
+	if _, text := r.Budget.describe(); !r.DryRun {
+		fmt.Fprintf(&b, "segloop: rate budget: %s\n", text)
 	}
 	if r.Sandbox != nil {
 		fmt.Fprintf(&b, "segloop: sandbox saw %s\n", r.Sandbox.statsLine())
