@@ -32,7 +32,7 @@
 // any file that is not a ledger or empty: an input file given by mistake is
 // never written to. SQLite's page cache is bounded (8 MiB per connection,
 // two connections): the ledger lives on disk and in the OS page cache, not
-// in the process.
+// in the process. The WAL grows to 64 MiB before a checkpoint.
 //
 // A postgres:// or postgresql:// location is a ledger in a PostgreSQL
 // database, shared by every process and machine that opens it. Open
@@ -47,13 +47,17 @@
 //
 //	segloop_ledger_meta (name text PRIMARY KEY, value text)
 //	    ('version', '1'), ('destination', <the destination>)
-//	segloop_ledger (k integer/bigint PRIMARY KEY, hash blob/bytea)
-//	    k:    the first 8 bytes of SHA-256("segloop-ledger-user\x00" + user), as int64
-//	    hash: the Hash (16 bytes) of the user's last accepted event
+//	segloop_ledger (user_id text/bytea PRIMARY KEY, hash blob/bytea)
+//	    user_id: the user (userId, else anonymousId), invalid UTF-8 as U+FFFD;
+//	             beyond 512 bytes "sha256:" and its hex SHA-256
+//	    hash:    the Hash (16 bytes) of the user's last accepted event
 //
-// The ledger holds no user ids or traits, only hashes. An embedded ledger's
-// SQLite header carries application_id 0x534c4c47 ("SLLG") and user_version
-// 1.
+// The embedded table is WITHOUT ROWID (the rows live in the primary key's
+// B-tree), so an input in the order of its user ids reads and writes the
+// ledger's pages in order: about twice as fast to look up, and several
+// times faster to fill, as one in random order. The ledger holds user ids
+// and hashes, no traits. An embedded ledger's SQLite header carries
+// application_id 0x534c4c47 ("SLLG") and user_version 1.
 //
 // # Durability
 //

@@ -31,6 +31,12 @@ const (
 	// cacheKiB is SQLite's page cache per connection. The ledger lives on
 	// disk (and in the OS page cache); this bounds what the process holds.
 	cacheKiB = 8 << 10
+	// walPages is the WAL's size (in pages) that triggers a checkpoint, and
+	// (in 4 KiB pages) its size on disk after one. A larger WAL than
+	// SQLite's default (1000) copies a page changed by many commits to the
+	// database once instead of many times: with users in random order it
+	// nearly halves the CPU time of a first run of 1M users.
+	walPages = 16384
 )
 
 // schema creates the tables of a ledger; the Postgres kind has the same
@@ -41,9 +47,9 @@ CREATE TABLE IF NOT EXISTS segloop_ledger_meta (
 	value TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS segloop_ledger (
-	k    INTEGER PRIMARY KEY, -- userKey(user)
-	hash BLOB NOT NULL        -- the Hash of the user's last accepted event
-) STRICT;
+	user_id TEXT PRIMARY KEY, -- userKey(user): the userId, else the anonymousId
+	hash    BLOB NOT NULL     -- the Hash of the user's last accepted event
+) STRICT, WITHOUT ROWID;
 `
 
 // fileStore is a ledger in a SQLite file.
@@ -90,7 +96,8 @@ func openFile(ctx context.Context, path, destination string) (_ store, err error
 // fileDSN is the modernc.org/sqlite data source name for path. The pragmas
 // run on every connection and change nothing in the file: the persistent
 // ones (application_id, journal_mode) run only once the file is known to
-// be a ledger or empty.
+// be a ledger or empty. No mmap: mapped pages of the file would count in the
+// process's RSS.
 func fileDSN(path string) string {
 	r := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 	return "file:" + r.Replace(path) +
@@ -98,7 +105,9 @@ func fileDSN(path string) string {
 		"&_pragma=busy_timeout(30000)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=cache_size(-" + strconv.Itoa(cacheKiB) + ")" +
-		"&_pragma=mmap_size(0)"
+		"&_pragma=mmap_size(0)" +
+		"&_pragma=wal_autocheckpoint(" + strconv.Itoa(walPages) + ")" +
+		"&_pragma=journal_size_limit(" + strconv.Itoa(walPages*4096) + ")"
 }
 
 // checkFile makes sure path is a ledger, an empty file or absent (then it
@@ -226,16 +235,16 @@ func readFileMeta(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
 
 // lookupSQL joins the JSON array of keys (?1) with the table; json_each's
 // key column is the array index.
-const lookupSQL = `SELECT j.key, t.hash FROM json_each(?1) AS j JOIN segloop_ledger AS t ON t.k = j.value`
+const lookupSQL = `SELECT j.key, t.hash FROM json_each(?1) AS j JOIN segloop_ledger AS t ON t.user_id = j.value`
 
 // commitSQL upserts the keys of the JSON array ?1 with the hashes
 // concatenated in the blob ?2.
-var commitSQL = `INSERT INTO segloop_ledger (k, hash)
+var commitSQL = `INSERT INTO segloop_ledger (user_id, hash)
 SELECT j.value, substr(?2, j.key * ` + strconv.Itoa(HashSize) + ` + 1, ` + strconv.Itoa(HashSize) + `) FROM json_each(?1) AS j WHERE true
-ON CONFLICT (k) DO UPDATE SET hash = excluded.hash`
+ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash`
 
-func (s *fileStore) lookup(ctx context.Context, keys []int64, stored []Hash, found []bool) error {
-	rows, err := s.db.QueryContext(ctx, lookupSQL, jsonInts(keys))
+func (s *fileStore) lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error {
+	rows, err := s.db.QueryContext(ctx, lookupSQL, jsonStrings(keys))
 	if err != nil {
 		return fmt.Errorf("ledger: lookup: %w", err)
 	}
@@ -249,7 +258,7 @@ func (s *fileStore) lookup(ctx context.Context, keys []int64, stored []Hash, fou
 			return fmt.Errorf("ledger: lookup: %w", err)
 		}
 		if i < 0 || i >= len(keys) || len(hash) != HashSize {
-			return fmt.Errorf("ledger: lookup: corrupt entry for key %d", keys[max(0, min(i, len(keys)-1))])
+			return fmt.Errorf("ledger: lookup: corrupt entry for user %q", keys[max(0, min(i, len(keys)-1))])
 		}
 		found[i] = true
 		stored[i] = Hash(hash)
@@ -260,13 +269,13 @@ func (s *fileStore) lookup(ctx context.Context, keys []int64, stored []Hash, fou
 	return nil
 }
 
-func (s *fileStore) commit(ctx context.Context, keys []int64, hashes []Hash) error {
+func (s *fileStore) commit(ctx context.Context, keys []string, hashes []Hash) error {
 	blob := make([]byte, 0, len(hashes)*HashSize)
 	for _, h := range hashes {
 		blob = append(blob, h[:]...)
 	}
 	// One statement is one transaction: all of it or nothing.
-	if _, err := s.db.ExecContext(ctx, commitSQL, jsonInts(keys), blob); err != nil {
+	if _, err := s.db.ExecContext(ctx, commitSQL, jsonStrings(keys), blob); err != nil {
 		return fmt.Errorf("ledger: commit: %w", err)
 	}
 	return nil
@@ -274,15 +283,29 @@ func (s *fileStore) commit(ctx context.Context, keys []int64, hashes []Hash) err
 
 func (s *fileStore) close() error { return s.db.Close() }
 
-// jsonInts returns keys as a JSON array.
-func jsonInts(keys []int64) string {
-	buf := make([]byte, 0, 2+len(keys)*21)
+// jsonStrings returns keys (valid UTF-8) as a JSON array of strings.
+func jsonStrings(keys []string) string {
+	n := 2
+	for _, k := range keys {
+		n += len(k) + 3
+	}
+	buf := make([]byte, 0, n)
 	buf = append(buf, '[')
 	for i, k := range keys {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = strconv.AppendInt(buf, k, 10)
+		buf = append(buf, '"')
+		start := 0
+		for j := 0; j < len(k); j++ {
+			if c := k[j]; c < 0x20 || c == '"' || c == '\\' {
+				buf = append(buf, k[start:j]...)
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+				start = j + 1
+			}
+		}
+		buf = append(buf, k[start:]...)
+		buf = append(buf, '"')
 	}
 	buf = append(buf, ']')
 	return string(buf)

@@ -34,7 +34,7 @@ func entries(prefix string, n, version int) []ledger.Entry {
 	return es
 }
 
-func open(t *testing.T, location string) *ledger.Ledger {
+func open(t testing.TB, location string) *ledger.Ledger {
 	t.Helper()
 	l, err := ledger.Open(context.Background(), location, dest)
 	if err != nil {
@@ -111,6 +111,19 @@ func testRoundTrip(t *testing.T, location string) {
 	commit(t, l, []ledger.Entry{{User: "bad\xff", Hash: entry("x", 1).Hash}})
 	if got := unchanged(t, l, []ledger.Entry{{User: "bad\uFFFD", Hash: entry("x", 1).Hash}}); !got[0] {
 		t.Fatal("user with invalid UTF-8 not found under U+FFFD")
+	}
+	// Users of every shape: quotes, backslashes, control characters, NUL,
+	// non-ASCII, and longer than the ledger keeps as they are.
+	odd := []ledger.Entry{}
+	for _, u := range []string{`a"b`, `a\b`, "a\x00b", "\n", "\u00e9", "é", "😀", " ", strings.Repeat("x", 512), strings.Repeat("x", 513), strings.Repeat("y", 5000)} {
+		odd = append(odd, entry(u, 1))
+	}
+	commit(t, l, odd)
+	if n := count(unchanged(t, l, odd)); n != len(odd) {
+		t.Fatalf("odd users: %d of %d unchanged", n, len(odd))
+	}
+	if n := count(unchanged(t, l, []ledger.Entry{entry("ab", 1), entry(strings.Repeat("x", 514), 1), {User: "a", Hash: entry(`a"b`, 1).Hash}})); n != 0 {
+		t.Fatalf("users that were never committed: %d unchanged", n)
 	}
 	if err := l.Lookup(context.Background(), nil, nil); err != nil {
 		t.Errorf("empty Lookup: %v", err)

@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -43,12 +43,12 @@ type Ledger struct {
 }
 
 // store is a kind of ledger: the embedded file or PostgreSQL. keys are
-// unique and ascending in every call.
+// unique and ascending (bytewise) in every call; see userKey.
 type store interface {
 	// lookup sets found[i] and stored[i] for keys[i], in one query.
-	lookup(ctx context.Context, keys []int64, stored []Hash, found []bool) error
+	lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error
 	// commit upserts hashes[i] for keys[i] in one transaction.
-	commit(ctx context.Context, keys []int64, hashes []Hash) error
+	commit(ctx context.Context, keys []string, hashes []Hash) error
 	close() error
 }
 
@@ -160,7 +160,7 @@ func (l *Ledger) Close() error { return l.store.close() }
 // unique and ascending, and for each the entries that have it.
 type batch struct {
 	pairs  []pair
-	keys   []int64
+	keys   []string
 	order  []int32 // indexes into the caller's batch, by (key, index)
 	bounds []int32 // keys[j] is the key of order[bounds[j]:bounds[j+1]]
 	stored []Hash
@@ -168,7 +168,7 @@ type batch struct {
 }
 
 type pair struct {
-	key int64
+	key string
 	i   int32
 }
 
@@ -199,17 +199,23 @@ func (l *Ledger) getBatch(entries []Entry) *batch {
 	return b
 }
 
-// userKey is the ledger's key for user: the first 8 bytes of SHA-256 over a
-// domain prefix and the user, as an int64. The ledger holds no user ids,
-// only these keys. Two users whose keys collide (about one pair in 2^64)
-// share a slot and are merely sent every time, never wrongly skipped: the
-// Hash stored for one never equals the Hash of the other's event, since a
-// Hash covers userId and anonymousId.
-func userKey(user string) int64 {
-	const prefix = "segloop-ledger-user\x00"
-	var stack [128]byte
-	buf := append(stack[:0], prefix...)
-	buf = append(buf, strings.ToValidUTF8(user, "\uFFFD")...)
-	sum := sha256.Sum256(buf)
-	return int64(binary.BigEndian.Uint64(sum[:8]))
+// maxUserBytes bounds the users the ledger keeps as they are; longer ones
+// (far beyond any real id, and beyond what a PostgreSQL index entry holds)
+// are kept as a hash.
+const maxUserBytes = 512
+
+// userKey is the ledger's key for user: the user with invalid UTF-8
+// replaced by U+FFFD (as it travels to Segment), or, beyond maxUserBytes,
+// "sha256:" and the hex SHA-256 of that. Were a real user spelled exactly
+// like the hash of a long one, the two would share a slot and merely be
+// sent every time, never wrongly skipped: the Hash stored for one never
+// equals the Hash of the other's event, since a Hash covers userId and
+// anonymousId.
+func userKey(user string) string {
+	user = strings.ToValidUTF8(user, "\uFFFD")
+	if len(user) <= maxUserBytes {
+		return user
+	}
+	sum := sha256.Sum256([]byte(user))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

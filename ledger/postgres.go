@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -30,14 +31,14 @@ CREATE TABLE IF NOT EXISTS segloop_ledger_meta (
 	value text NOT NULL
 );
 CREATE TABLE IF NOT EXISTS segloop_ledger (
-	k    bigint PRIMARY KEY, -- userKey(user)
-	hash bytea NOT NULL      -- the Hash of the user's last accepted event
+	user_id bytea PRIMARY KEY, -- userKey(user) in UTF-8 (bytea: it may hold NUL)
+	hash    bytea NOT NULL     -- the Hash of the user's last accepted event
 );`
 
 const (
-	pgLookupSQL = `SELECT k, hash FROM segloop_ledger WHERE k = ANY($1)`
-	pgCommitSQL = `INSERT INTO segloop_ledger (k, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[])
-ON CONFLICT (k) DO UPDATE SET hash = EXCLUDED.hash`
+	pgLookupSQL = `SELECT user_id, hash FROM segloop_ledger WHERE user_id = ANY($1)`
+	pgCommitSQL = `INSERT INTO segloop_ledger (user_id, hash) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash`
 )
 
 // pgStore is a ledger in PostgreSQL.
@@ -94,16 +95,13 @@ ON CONFLICT (name) DO NOTHING`, strconv.Itoa(formatVersion), destination)
 	return s, display, nil
 }
 
-func (s *pgStore) lookup(ctx context.Context, keys []int64, stored []Hash, found []bool) error {
-	rows, _ := s.pool.Query(ctx, pgLookupSQL, keys)
-	var (
-		k    int64
-		hash []byte
-	)
-	_, err := pgx.ForEachRow(rows, []any{&k, &hash}, func() error {
-		i, ok := slices.BinarySearch(keys, k)
-		if !ok || len(hash) != HashSize {
-			return fmt.Errorf("corrupt entry for key %d", k)
+func (s *pgStore) lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error {
+	rows, _ := s.pool.Query(ctx, pgLookupSQL, byteas(keys))
+	var user, hash []byte
+	_, err := pgx.ForEachRow(rows, []any{&user, &hash}, func() error {
+		i := sort.Search(len(keys), func(i int) bool { return keys[i] >= string(user) })
+		if i == len(keys) || keys[i] != string(user) || len(hash) != HashSize {
+			return fmt.Errorf("corrupt entry for user %q", user)
 		}
 		found[i] = true
 		stored[i] = Hash(hash)
@@ -115,7 +113,7 @@ func (s *pgStore) lookup(ctx context.Context, keys []int64, stored []Hash, found
 	return nil
 }
 
-func (s *pgStore) commit(ctx context.Context, keys []int64, hashes []Hash) error {
+func (s *pgStore) commit(ctx context.Context, keys []string, hashes []Hash) error {
 	hs := make([][]byte, len(hashes))
 	for i := range hashes {
 		hs[i] = hashes[i][:]
@@ -123,10 +121,25 @@ func (s *pgStore) commit(ctx context.Context, keys []int64, hashes []Hash) error
 	// One statement is one transaction: all of it or nothing. keys are
 	// ascending, so concurrent commits lock rows in one order and never
 	// deadlock.
-	if _, err := s.pool.Exec(ctx, pgCommitSQL, keys, hs); err != nil {
+	if _, err := s.pool.Exec(ctx, pgCommitSQL, byteas(keys), hs); err != nil {
 		return s.wrap("ledger: commit", err)
 	}
 	return nil
+}
+
+// byteas returns keys as byte slices (in one allocation), for bytea[].
+func byteas(keys []string) [][]byte {
+	n := 0
+	for _, k := range keys {
+		n += len(k)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		buf = append(buf, k...)
+		out[i] = buf[len(buf)-len(k):]
+	}
+	return out
 }
 
 func (s *pgStore) close() error {
