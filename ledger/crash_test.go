@@ -19,7 +19,7 @@ import (
 // ledger it names until it is killed (see TestFileCrash).
 const crashChildEnv = "SEGLOOP_LEDGER_CRASH_CHILD"
 
-const crashBatch = 500
+const crashBatch = 200
 
 func crashBatchEntries(b int) []ledger.Entry { return entries("b"+strconv.Itoa(b)+"-", crashBatch, 1) }
 
@@ -59,7 +59,7 @@ func TestFileCrash(t *testing.T) {
 		}
 		lines := bufio.NewScanner(out)
 		reported := -1
-		for reported < 20+10*round && lines.Scan() {
+		for reported < 5+5*round && lines.Scan() {
 			reported, _ = strconv.Atoi(lines.Text())
 		}
 		// The child is inside its next Commit, or about to be.

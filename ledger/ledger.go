@@ -117,7 +117,7 @@ func (l *Ledger) Lookup(ctx context.Context, batch []Entry, unchanged []bool) er
 		return nil
 	}
 	b := l.getBatch(batch)
-	defer l.scratch.Put(b)
+	defer l.putBatch(b)
 	b.stored = slices.Grow(b.stored[:0], len(b.keys))[:len(b.keys)]
 	b.found = slices.Grow(b.found[:0], len(b.keys))[:len(b.keys)]
 	clear(b.found)
@@ -145,7 +145,7 @@ func (l *Ledger) Commit(ctx context.Context, batch []Entry) error {
 		return nil
 	}
 	b := l.getBatch(batch)
-	defer l.scratch.Put(b)
+	defer l.putBatch(b)
 	b.stored = b.stored[:0]
 	for j := range b.keys {
 		b.stored = append(b.stored, batch[b.order[b.bounds[j+1]-1]].Hash)
@@ -197,6 +197,13 @@ func (l *Ledger) getBatch(entries []Entry) *batch {
 	}
 	b.bounds = append(b.bounds, int32(len(b.pairs)))
 	return b
+}
+
+// putBatch returns b to the pool without references to the caller's users.
+func (l *Ledger) putBatch(b *batch) {
+	clear(b.pairs)
+	clear(b.keys)
+	l.scratch.Put(b)
 }
 
 // maxUserBytes bounds the users the ledger keeps as they are; longer ones

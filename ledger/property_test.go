@@ -49,7 +49,9 @@ func (d decimal) String() string {
 	return fmt.Sprintf("%s%se%d", map[bool]string{true: "-"}[d.neg], d.coef, d.exp)
 }
 
-const propertyRuns = 2000
+// propertyRuns is the number of random events each property test tries
+// (fewer under the race detector, which slows them tenfold).
+var propertyRuns = map[bool]int{false: 2000, true: 300}[raceEnabled]
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5e6100f)) }
 
