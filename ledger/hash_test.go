@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/segloop/segloop/ledger"
+	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/segment"
 )
 
@@ -201,6 +202,48 @@ func TestSumSegmentEvents(t *testing.T) {
 		if got := sum(in); got == want {
 			t.Errorf("%s: hash unchanged", name)
 		}
+	}
+}
+
+// TestSumCSVCells shows what the canonical form means for CSV input, whose
+// cells are strings: "1" and "1.0" are different strings, and the same
+// number once the mapping's int or float filter has made them numbers.
+func TestSumCSVCells(t *testing.T) {
+	sum := func(mappingJSON, seats string) ledger.Hash {
+		t.Helper()
+		m, err := mapping.Parse([]byte(mappingJSON))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := m.Apply(mapping.Env{Item: map[string]any{"id": "u1", "seats": seats}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := in.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := ledger.Sum(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	const (
+		raw   = `{"userId":"{{item.id}}","traits":{"seats":"{{item.seats}}"}}`
+		asInt = `{"userId":"{{item.id}}","traits":{"seats":"{{item.seats | int}}"}}`
+		asNum = `{"userId":"{{item.id}}","traits":{"seats":"{{item.seats | float}}"}}`
+	)
+	if sum(raw, "1") == sum(raw, "1.0") {
+		t.Error(`raw cells "1" and "1.0": one hash, want two (they are different strings)`)
+	}
+	for _, m := range []string{asInt, asNum} {
+		if sum(m, "1") != sum(m, "1.0") || sum(m, "1") != sum(m, "1e0") {
+			t.Errorf("%s: cells 1, 1.0 and 1e0 hash differently, want one number", m)
+		}
+	}
+	if sum(asInt, "1") != sum(asNum, "1.0") {
+		t.Error("int 1 and float 1.0: two hashes, want one")
 	}
 }
 

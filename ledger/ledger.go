@@ -90,7 +90,7 @@ func checkMeta(meta map[string]string, destination string) error {
 		return fmt.Errorf("%w: format version %q, this segloop reads version %d", ErrNotLedger, v, formatVersion)
 	}
 	if d := meta["destination"]; d != destination {
-		return fmt.Errorf("%w: the ledger is for destination %q, not %q", ErrDestination, d, destination)
+		return fmt.Errorf("%w: it is for %q, not %q", ErrDestination, d, destination)
 	}
 	return nil
 }
