@@ -365,3 +365,17 @@ func testConcurrent(t *testing.T, ls []*ledger.Ledger) {
 		}
 	}
 }
+func TestFileCancelled(t *testing.T) {
+	l := open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Lookup(ctx, entries("u", 3, 1), make([]bool, 3)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lookup with a cancelled context: %v, want context.Canceled", err)
+	}
+	if err := l.Commit(ctx, entries("u", 3, 1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Commit with a cancelled context: %v, want context.Canceled", err)
+	}
+	if n := count(unchanged(t, l, entries("u", 3, 1))); n != 0 {
+		t.Errorf("a cancelled Commit recorded %d entries", n)
+	}
+}
