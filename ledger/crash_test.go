@@ -16,23 +16,30 @@ import (
 )
 
 // crashChildEnv makes the test binary a child that commits batches to the
-// ledger it names until it is killed (see TestFileCrash).
-const crashChildEnv = "SEGLOOP_LEDGER_CRASH_CHILD"
+// ledger it names until it is killed (see TestFileCrash); crashRoundEnv
+// names the round, whose batches have users of their own.
+const (
+	crashChildEnv = "SEGLOOP_LEDGER_CRASH_CHILD"
+	crashRoundEnv = "SEGLOOP_LEDGER_CRASH_ROUND"
+)
 
 const crashBatch = 200
 
-func crashBatchEntries(b int) []ledger.Entry { return entries("b"+strconv.Itoa(b)+"-", crashBatch, 1) }
+func crashBatchEntries(round, b int) []ledger.Entry {
+	return entries("r"+strconv.Itoa(round)+"b"+strconv.Itoa(b)+"-", crashBatch, 1)
+}
 
 // crashChild commits batch after batch, printing each one's number once
 // Commit has returned.
 func crashChild(path string) {
+	round, _ := strconv.Atoi(os.Getenv(crashRoundEnv))
 	l, err := ledger.Open(context.Background(), path, dest)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
 	for b := 0; b < 100000; b++ {
-		if err := l.Commit(context.Background(), crashBatchEntries(b)); err != nil {
+		if err := l.Commit(context.Background(), crashBatchEntries(round, b)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
@@ -48,7 +55,7 @@ func TestFileCrash(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	for round := range 3 { // crash the same ledger several times
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+path, crashRoundEnv+"="+strconv.Itoa(round))
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -76,7 +83,7 @@ func TestFileCrash(t *testing.T) {
 		l := open(t, path)
 		present := -1
 		for b := 0; ; b++ {
-			n := count(unchanged(t, l, crashBatchEntries(b)))
+			n := count(unchanged(t, l, crashBatchEntries(round, b)))
 			if n != 0 && n != crashBatch {
 				t.Fatalf("round %d: batch %d is partly there: %d of %d", round, b, n, crashBatch)
 			}
@@ -92,6 +99,11 @@ func TestFileCrash(t *testing.T) {
 			t.Fatalf("round %d: batches up to %d are there, the child was inside %d", round, present, reported+1)
 		}
 		t.Logf("round %d: killed after %d reported commits, %d present", round, reported+1, present+1)
+		for r := range round { // earlier rounds' batches are still whole
+			if n := count(unchanged(t, l, crashBatchEntries(r, 0))); n != crashBatch {
+				t.Fatalf("round %d: batch 0 of round %d: %d of %d there", round, r, n, crashBatch)
+			}
+		}
 		l.Close()
 	}
 }
