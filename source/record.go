@@ -37,8 +37,19 @@ type Reader interface {
 }
 
 // Open returns a streaming reader of r in format f.
-// CSV and TSV readers read the header row before Open returns.
+//
+// Gzip and zstd input is decompressed on the fly, recognised by its first
+// bytes (see Decompress); a fault in it ends reading with a *StreamError
+// wrapping a *DecompressError. CSV and TSV readers read the header row before
+// Open returns.
 func Open(r io.Reader, f Format, opts Options) (Reader, error) {
+	switch f {
+	case CSV, TSV, JSON, NDJSON:
+		var err error
+		if r, _, err = Decompress(r); err != nil {
+			return nil, err
+		}
+	}
 	switch f {
 	case CSV, TSV:
 		if f == TSV && opts.Delimiter == 0 {
