@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // ErrNotSeekable is returned by OpenParquet for input it cannot read at
@@ -19,7 +20,9 @@ const parquetBatch = 128
 // ParquetReader streams the rows of a Parquet file, one row group after the
 // other and a small batch of rows at a time; the file is never held whole.
 // Memory is bounded by the footer (the file's metadata) plus one page of
-// each column.
+// each column. Before a row group is decoded its page headers are checked
+// against the file and the MaxParquet* limits, so that a damaged file cannot
+// make the decoder allocate what it merely declares.
 //
 // Each row is an item whose Fields hold the row's columns by name, with
 // their types kept in the JSON form the mapping reads:
@@ -51,6 +54,9 @@ const parquetBatch = 128
 // A ParquetReader is not safe for concurrent use; nothing needs closing, and
 // the caller keeps ownership of the file.
 type ParquetReader struct {
+	ra      io.ReaderAt
+	size    int64
+	meta    *format.FileMetaData
 	groups  []parquet.RowGroup
 	g       int // next row group
 	rows    parquet.Rows
@@ -92,6 +98,9 @@ func OpenParquet(r io.Reader, opts Options) (*ParquetReader, error) {
 // and returns a reader of its rows. A file that is not Parquet, or whose
 // footer or schema is broken, is a *StreamError.
 func NewParquetReader(ra io.ReaderAt, size int64, opts Options) (*ParquetReader, error) {
+	if err := checkFooter(ra, size); err != nil {
+		return nil, &StreamError{Line: 1, Err: fmt.Errorf("parquet: %w", err)}
+	}
 	var f *parquet.File
 	err := safely(func() (err error) {
 		f, err = parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
@@ -100,11 +109,19 @@ func NewParquetReader(ra io.ReaderAt, size int64, opts Options) (*ParquetReader,
 	if err != nil {
 		return nil, &StreamError{Line: 1, Err: fmt.Errorf("parquet: %w", err)}
 	}
-	root, leaves, err := buildSchema(f.Root())
+	var root *pqNode
+	var leaves int
+	err = safely(func() (err error) {
+		root, leaves, err = buildSchema(f.Root())
+		return err
+	})
 	if err != nil {
 		return nil, &StreamError{Line: 1, Err: fmt.Errorf("parquet schema: %w", err)}
 	}
 	p := &ParquetReader{
+		ra:     ra,
+		size:   size,
+		meta:   f.Metadata(),
 		groups: f.RowGroups(),
 		buf:    make([]parquet.Row, parquetBatch),
 		root:   root,
@@ -160,6 +177,11 @@ func (p *ParquetReader) fill() error {
 			if p.g == len(p.groups) {
 				return io.EOF
 			}
+			if p.g < len(p.meta.RowGroups) {
+				if err := checkRowGroup(p.ra, p.size, &p.meta.RowGroups[p.g]); err != nil {
+					return &StreamError{Line: int(p.index) + 1, Err: fmt.Errorf("parquet row group %d: %w", p.g, err)}
+				}
+			}
 			p.rows = p.groups[p.g].Rows()
 			p.g++
 		}
@@ -169,6 +191,9 @@ func (p *ParquetReader) fill() error {
 			return err
 		})
 		p.n, p.i = n, 0
+		if err == nil && n == 0 {
+			err = errors.New("the decoder returned no rows") // never loop on it
+		}
 		if err != nil {
 			p.rows.Close()
 			p.rows = nil
