@@ -70,7 +70,14 @@ func (e *DecompressError) Unwrap() error { return e.Err }
 // an error of r itself is returned as r gave it.
 func Decompress(r io.Reader) (io.Reader, Compression, error) {
 	br := bufio.NewReaderSize(r, 32<<10)
-	head, err := br.Peek(len(zstdMagic))
+	// Peek no further than needed, so that a slow stream whose first line
+	// is short (a pipe fed by hand) is not held up waiting for more bytes.
+	head, err := br.Peek(1)
+	if len(head) == 1 && head[0] == zstdMagic[0] {
+		head, err = br.Peek(len(zstdMagic))
+	} else if len(head) == 1 && head[0] == gzipMagic[0] {
+		head, err = br.Peek(len(gzipMagic))
+	}
 	if err != nil && err != io.EOF {
 		return nil, None, err
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -332,4 +333,72 @@ func TestFormatOfCompressed(t *testing.T) {
 	if f, err := source.ParseFormat("Parquet"); err != nil || f != source.Parquet {
 		t.Errorf("ParseFormat(Parquet) = %q, %v", f, err)
 	}
+}
+
+// TestDecompressShortFirstLine: a plain stream whose first line is shorter
+// than zstd's magic yields its first item before any more bytes arrive.
+func TestDecompressShortFirstLine(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	first := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { // owned: the test waits on done
+		_, err := pw.Write([]byte("{}\n"))
+		<-first // the rest only once the first item has been read
+		if err == nil {
+			_, err = pw.Write([]byte(`{"id":"u1"}` + "\n"))
+		}
+		pw.Close()
+		done <- err
+	}()
+	got := make(chan error, 1)
+	go func() { // owned: the test waits on got
+		r, err := source.Open(pr, source.NDJSON, source.Options{})
+		if err == nil {
+			_, err = r.Next()
+		}
+		got <- err
+		close(first)
+		if err == nil {
+			_, err = r.Next()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second): // a failure guard, not a wait for timing
+		t.Fatal("the first item waited for more input")
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FuzzDecompress decodes arbitrary bytes: no panic, and any fault is a
+// *DecompressError or none.
+func FuzzDecompress(f *testing.F) {
+	f.Add(gzipped(f, "id\n1\n"))
+	f.Add(zstded(f, "id\n1\n"))
+	f.Add([]byte("plain"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, _, err := source.Decompress(bytes.NewReader(data))
+		if err != nil {
+			var de *source.DecompressError
+			if !errors.As(err, &de) {
+				t.Fatalf("got %v (%T)", err, err)
+			}
+			return
+		}
+		_, err = io.Copy(io.Discard, r)
+		var de *source.DecompressError
+		if err != nil && !errors.As(err, &de) {
+			t.Fatalf("got %v (%T)", err, err)
+		}
+	})
 }
