@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -202,15 +201,18 @@ func numericValue(b []byte) (any, error) {
 	if sign == 0x4000 {
 		out = append(out, '-')
 	}
-	if weight < 0 {
-		out = append(out, '0')
-	}
+	intStart := len(out)
 	for i := 0; i <= weight; i++ {
-		if i == 0 {
-			out = strconv.AppendInt(out, int64(digit(0)), 10)
-		} else {
-			out = appendGroup(out, digit(i), 4)
-		}
+		out = appendGroup(out, digit(i), 4)
+	}
+	// No leading zeros, but one digit at least: JSON wants 0.5, not 00.5.
+	lead := intStart
+	for lead < len(out)-1 && out[lead] == '0' {
+		lead++
+	}
+	out = append(out[:intStart], out[lead:]...)
+	if len(out) == intStart {
+		out = append(out, '0')
 	}
 	if dscale > 0 {
 		out = append(out, '.')

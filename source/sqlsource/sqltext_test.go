@@ -1,6 +1,7 @@
 package sqlsource
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -87,4 +88,29 @@ func TestRedact(t *testing.T) {
 	if got := secretsOf("postgres://u:p%40ss@host/db?password=x%2By"); strings.Join(got, " ") != "p%40ss p@ss x%2By x+y" {
 		t.Errorf("secretsOf = %q", got)
 	}
+}
+
+func FuzzHasOrderBy(f *testing.F) {
+	for _, s := range []string{"SELECT 1 ORDER BY a", "SELECT '(' ORDER BY 1", "$a$ $a$", "/* /* */", "E'\\'"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		HasOrderBy(text)
+		if s := statement(text); len(s) > len(text) || text[:len(s)] != s {
+			t.Fatalf("statement(%q) = %q, not a prefix", text, s)
+		}
+	})
+}
+
+func FuzzNumeric(f *testing.F) {
+	f.Add([]byte{0, 1, 0, 0, 0, 0, 0, 2, 0x04, 0xd2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := numericValue(b)
+		if err != nil {
+			return
+		}
+		if n, ok := v.(json.Number); ok && !json.Valid([]byte(n)) {
+			t.Fatalf("numericValue(%x) = %q: not a JSON number", b, n)
+		}
+	})
 }
