@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -113,4 +114,41 @@ func TestDecode(t *testing.T) {
 	if _, err := jsonvalue.Decode([]byte(`1 2`)); !errors.Is(err, jsonvalue.ErrTrailingData) {
 		t.Errorf("Decode(1 2) = %v, want ErrTrailingData", err)
 	}
+}
+
+// TestTimestampFormat compares the hand-written formatting with time.Format.
+func TestTimestampFormat(t *testing.T) {
+	layouts := []string{"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05.000Z07:00", "2006-01-02T15:04:05.000000Z07:00", "2006-01-02T15:04:05.000000000Z07:00"}
+	digits := []int{0, 3, 6, 9}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		at := time.Unix(rng.Int64N(400_000_000_000)-62_135_596_800, rng.Int64N(1e9))
+		for i, l := range layouts {
+			if got, want := jsonvalue.Timestamp(at, digits[i]), at.UTC().Format(l); got != want {
+				t.Fatalf("Timestamp(%v, %d) = %s, want %s", at, digits[i], got, want)
+			}
+		}
+	}
+	for _, at := range []time.Time{time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if got, want := jsonvalue.Timestamp(at, 3), at.Format("2006-01-02T15:04:05.000Z07:00"); got != want {
+			t.Errorf("Timestamp(%v) = %s, want %s", at, got, want)
+		}
+	}
+}
+
+// BenchmarkTimestamp compares Timestamp with the time.Format it replaces.
+func BenchmarkTimestamp(b *testing.B) {
+	at := time.Date(2024, 5, 1, 12, 30, 15, 123456789, time.FixedZone("x", 3600))
+	b.Run("Timestamp", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			jsonvalue.Timestamp(at, 6)
+		}
+	})
+	b.Run("time.Format", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = at.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+		}
+	})
 }
