@@ -1,7 +1,8 @@
-// Package source streams input items from CSV, JSON arrays and JSON Lines in
-// bounded memory. Each item carries its 0-based index and the 1-based line it
-// starts on; a malformed item becomes a Record with Err set and reading goes on
-// wherever the format allows it.
+// Package source streams input items from CSV, JSON arrays, JSON Lines (each
+// plain or gzip- or zstd-compressed) and Parquet in bounded memory. Each item
+// carries its 0-based index and the 1-based line it starts on (a Parquet
+// row's 1-based row number); a malformed item becomes a Record with Err set
+// and reading goes on wherever the format allows it.
 //
 // A typical loop:
 //
@@ -27,10 +28,11 @@ type Format string
 
 // The input formats. TSV is CSV with a tab delimiter.
 const (
-	CSV    Format = "csv"
-	TSV    Format = "tsv"
-	JSON   Format = "json"
-	NDJSON Format = "ndjson"
+	CSV     Format = "csv"
+	TSV     Format = "tsv"
+	JSON    Format = "json"
+	NDJSON  Format = "ndjson"
+	Parquet Format = "parquet"
 )
 
 // ErrFormat is wrapped by ParseFormat and FormatOf when a format cannot be
@@ -38,7 +40,7 @@ const (
 var ErrFormat = errors.New("unknown input format")
 
 // ParseFormat parses a format name as given on the command line: csv, tsv,
-// json, ndjson or jsonl (an alias of ndjson), in any case.
+// json, ndjson, jsonl (an alias of ndjson) or parquet, in any case.
 func ParseFormat(s string) (Format, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "csv":
@@ -49,15 +51,30 @@ func ParseFormat(s string) (Format, error) {
 		return JSON, nil
 	case "ndjson", "jsonl":
 		return NDJSON, nil
+	case "parquet":
+		return Parquet, nil
 	}
-	return "", fmt.Errorf("%w %q (want csv, tsv, json, ndjson or jsonl)", ErrFormat, s)
+	return "", fmt.Errorf("%w %q (want csv, tsv, json, ndjson, jsonl or parquet)", ErrFormat, s)
 }
 
 // FormatOf guesses the format of path from its extension: .csv, .tsv, .json,
-// .ndjson or .jsonl, in any case. Standard input ("-") has no extension and
-// yields an error wrapping ErrFormat: the caller must name the format.
+// .ndjson, .jsonl or .parquet, in any case. A compressed file's extension
+// (.gz, .gzip, .zst or .zstd) is looked through: users.csv.gz is CSV.
+// Whether the content is compressed is decided by its first bytes when it is
+// read (see Decompress), not by the name. Standard input ("-") has no
+// extension and yields an error wrapping ErrFormat: the caller must name the
+// format.
 func FormatOf(path string) (Format, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
+	ext := strings.ToLower(filepath.Ext(path))
+	switch ext {
+	case ".gz", ".gzip", ".zst", ".zstd":
+		inner := strings.ToLower(filepath.Ext(strings.TrimSuffix(path, filepath.Ext(path))))
+		if inner == ".parquet" {
+			return "", fmt.Errorf("%w: %q: a compressed Parquet file cannot be read (Parquet compresses its own pages): decompress it first", ErrFormat, path)
+		}
+		ext = inner
+	}
+	switch ext {
 	case ".csv":
 		return CSV, nil
 	case ".tsv":
@@ -66,8 +83,10 @@ func FormatOf(path string) (Format, error) {
 		return JSON, nil
 	case ".ndjson", ".jsonl":
 		return NDJSON, nil
+	case ".parquet":
+		return Parquet, nil
 	}
-	return "", fmt.Errorf("%w: cannot tell the format of %q from its extension (want .csv, .tsv, .json, .ndjson or .jsonl)", ErrFormat, path)
+	return "", fmt.Errorf("%w: cannot tell the format of %q from its extension (want .csv, .tsv, .json, .ndjson, .jsonl or .parquet, optionally followed by .gz or .zst)", ErrFormat, path)
 }
 
 // DefaultMaxItemBytes is the item size limit used when Options.MaxItemBytes is 0.

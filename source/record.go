@@ -37,8 +37,22 @@ type Reader interface {
 }
 
 // Open returns a streaming reader of r in format f.
-// CSV and TSV readers read the header row before Open returns.
+//
+// Gzip and zstd input is decompressed on the fly, recognised by its first
+// bytes (see Decompress); a fault in it ends reading with a *StreamError
+// wrapping a *DecompressError. CSV and TSV readers read the header row before
+// Open returns. Parquet needs random access: r must be an *os.File of a
+// regular file or have ReadAt and Size methods (see OpenParquet).
 func Open(r io.Reader, f Format, opts Options) (Reader, error) {
+	switch f {
+	case Parquet:
+		return OpenParquet(r, opts)
+	case CSV, TSV, JSON, NDJSON:
+		var err error
+		if r, _, err = Decompress(r); err != nil {
+			return nil, err
+		}
+	}
 	switch f {
 	case CSV, TSV:
 		if f == TSV && opts.Delimiter == 0 {
