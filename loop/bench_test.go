@@ -25,16 +25,23 @@ func (s *countSource) Next(context.Context) (loop.Item[int], error) {
 func BenchmarkRun(b *testing.B) {
 	noop := loop.ActionFunc[int](func(context.Context, []loop.Item[int], int) (int, error) { return 200, nil })
 	for _, bs := range []int{1, 100} {
-		b.Run("batch="+strconv.Itoa(bs), func(b *testing.B) {
-			b.ReportAllocs()
-			var seen int64
-			sum, err := loop.Run(b.Context(), &countSource{n: int64(b.N)}, noop, loop.Options[int]{
-				BatchSize: bs,
-				OnResult:  func(r loop.Result[int]) { seen += r.Item.Index },
-			})
-			if err != nil || sum.OK != int64(b.N) {
-				b.Fatalf("Run: %v, %+v", err, sum)
+		for _, conc := range []int{8, 0} {
+			name := "batch=" + strconv.Itoa(bs) + "/concurrency=" + strconv.Itoa(conc)
+			if conc == 0 {
+				name = "batch=" + strconv.Itoa(bs) + "/concurrency=auto"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				var seen int64
+				sum, err := loop.Run(b.Context(), &countSource{n: int64(b.N)}, noop, loop.Options[int]{
+					Concurrency: conc,
+					BatchSize:   bs,
+					OnResult:    func(r loop.Result[int]) { seen += r.Item.Index },
+				})
+				if err != nil || sum.OK != int64(b.N) {
+					b.Fatalf("Run: %v, %+v", err, sum)
+				}
+			})
+		}
 	}
 }

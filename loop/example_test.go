@@ -42,8 +42,8 @@ func Example() {
 	})
 	results := map[int64]loop.Result[string]{}
 	sum, err := loop.Run(context.Background(), src, send, loop.Options[string]{
-		Workers:   1,
-		BatchSize: 2,
+		Concurrency: 1,
+		BatchSize:   2,
 		Classify: func(code int, err error) loop.Verdict {
 			return loop.Verdict{Retry: code >= 500} // 4xx: permanent
 		},

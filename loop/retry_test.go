@@ -97,7 +97,7 @@ func TestRetryAfterPausesAllWorkers(t *testing.T) {
 			}
 			return 200, nil
 		}}
-		sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{Workers: 4, Classify: classifyTest})
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{Concurrency: 4, Classify: classifyTest})
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -173,9 +173,9 @@ func TestLimiterPacesEveryAttempt(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		sum, _ := loop.Run(ctx, &sliceSource{n: 1 << 40}, act, loop.Options[int]{
-			Workers: 8,
-			Limiter: ratelimit.New(ratelimit.Config{Rate: 50, Burst: 1}),
-			Backoff: func(int) time.Duration { return 0 },
+			Concurrency: 8,
+			Limiter:     ratelimit.New(ratelimit.Config{Rate: 50, Burst: 1}),
+			Backoff:     func(int) time.Duration { return 0 },
 		})
 		if want := 3000.0; math.Abs(float64(sum.Requests)-want) > want/100 {
 			t.Errorf("%d attempts in a simulated minute, want %.0f ± 1%%", sum.Requests, want)
@@ -186,12 +186,19 @@ func TestLimiterPacesEveryAttempt(t *testing.T) {
 	})
 }
 
-// feedbackLog is a Limiter that records what the loop tells it.
-type feedbackLog struct{ waits []time.Duration }
+// feedbackLog is a Feedback limiter that records what the loop tells it, and holds its
+// cooldown as the Feedback contract says.
+type feedbackLog struct {
+	gate  ratelimit.Gate
+	waits []time.Duration
+}
 
-func (f *feedbackLog) Wait(context.Context) error         { return nil }
-func (f *feedbackLog) Accepted()                          {}
-func (f *feedbackLog) Throttled(retryAfter time.Duration) { f.waits = append(f.waits, retryAfter) }
+func (f *feedbackLog) Wait(ctx context.Context) error { return f.gate.Wait(ctx) }
+func (f *feedbackLog) Accepted()                      {}
+func (f *feedbackLog) Throttled(retryAfter time.Duration) {
+	f.waits = append(f.waits, retryAfter)
+	f.gate.Hold(time.Now().Add(retryAfter))
+}
 
 func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -199,7 +206,7 @@ func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 		lim := &feedbackLog{}
 		var c collector
 		loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
-			Workers:         1,
+			Concurrency:     1,
 			RateLimitBudget: 2500 * time.Millisecond,
 			Classify:        classifyTest,
 			Limiter:         lim,
