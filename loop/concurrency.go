@@ -3,6 +3,8 @@ package loop
 import (
 	"math"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Tuning of the adaptive concurrency (Options.Concurrency 0). They are constants, not
@@ -15,104 +17,166 @@ const (
 	queueTolerance = 1.5
 	// deepestCut bounds one cut: never below this fraction of the limit.
 	deepestCut = 0.5
-	// relief: a round after a cut whose mean is still above this fraction of the mean
-	// that caused the cut shows that cutting did not shorten the round trips: they are
-	// not a queue of this run's making, and become the new baseline.
+	// relief: a probe round (at half the limit) whose mean is within this factor of the
+	// round before it shows that the round trips are not a queue of this run's making:
+	// its mean becomes the baseline. (Much longer round trips say nothing: conditions
+	// changed during the probe, and the next cut probes again.)
 	relief = 0.9
-	// headroom: the limit grows only while a round's requests waited on the limiter less
-	// than this fraction of their mean round trip. When the limiter binds, requests in
-	// flight (those waiting on it included) so settle near (1 + headroom) × rate × round
-	// trip, or up to twice that after a doubling.
+	// probeEvery is the least time between two probe rounds.
+	probeEvery = 10 * time.Second
+	// headroom: with a limiter of known rate R, the limit grows up to (1 + headroom) ×
+	// R × round trip, and is trimmed back when it is twice that (the limiter slowed down).
 	headroom = 0.5
 	// minRound is the fewest samples a round is judged on.
 	minRound = 4
+	// fullUse is the share of the limit that must be in flight, on average over a round,
+	// for the pool to count as full.
+	fullUse = 0.8
 )
 
 // gradient is the adaptive concurrency controller, a Vegas-style gradient on the round
 // trip in the manner of Netflix's concurrency-limits (Gradient2), driven by the
 // dispatcher:
 //
-//   - A round lasts until max(4, limit/2) requests that started during it have finished
-//     (so at least one round trip): requests started before it reflect the previous limit
-//     and are not counted. Each round is judged on its mean round trip, the mean time its
-//     requests waited on the limiter, and whether most of them finished while other work
-//     was waiting for a slot (the pool was full).
-//   - The baseline is the lowest round mean seen. A round whose mean exceeds the baseline
-//     by queueTolerance shows a queue at the remote end: the limit is cut in proportion
-//     (limit × tolerance × baseline / mean, at most by half) and slow start ends. If the
-//     round after a cut is not faster (relief), the round trip grew for reasons of its
-//     own (a slower network, a busier server): its mean becomes the baseline and the
-//     limit may grow again.
-//   - Otherwise, a round that filled the pool while the limiter had tokens to spare
-//     (its requests waited on it less than headroom × the round trip) grows the limit:
-//     twice as large per round in slow start, then by sqrt(limit). A round that waited
-//     on the limiter, or had no work waiting, leaves the limit as it is: the limiter
-//     then bounds the rate, and more requests in flight would only wait on it.
+//   - A round lasts until max(4, limit/2) requests that started during it have finished,
+//     so at least one round trip: requests started before it reflect the previous limit
+//     and are not counted. Each round is judged on its mean round trip and on whether the
+//     pool was full: on average over the round, at least fullUse of the limit in flight.
+//   - The baseline is the lowest round mean seen. A round whose mean exceeds it by
+//     queueTolerance shows a queue at the remote end: the limit is cut in proportion
+//     (limit × tolerance × baseline / mean, at most by half) and slow start ends.
+//   - A cut is followed, at most every probeEvery, by a probe round at half the limit. If
+//     halving the load left the round trips as they were (within a tenth), the latency is
+//     not a queue of this run's making (a slower network, a busier server): the probe's
+//     mean becomes the baseline. The limit then goes back to where the cut left it.
+//   - Otherwise a round that filled the pool grows the limit (in slow start twice as large
+//     per round, or at once to the target below; then by sqrt(limit)) while the limiter
+//     has tokens to spare: with a
+//     limiter whose rate R is known (*ratelimit.Limiter, *rate.Limiter, or none: R
+//     unlimited), while the limit is under (1 + headroom) × R × round trip, and it is
+//     trimmed back to that when it is twice as much; with another limiter, while most of
+//     the round's requests waited on it less than a tenth of their round trip. Beyond
+//     that the limiter bounds the rate, and more requests would only wait on it.
 //
 // The limit stays between 1 and max. gradient is not safe for concurrent use: only the
 // dispatcher goroutine uses it.
 type gradient struct {
-	lim  float64
-	max  float64
-	slow bool          // slow start: double each round until the first cut
-	base time.Duration // lowest round mean since the last rebase; 0 = no round yet
-	cut  time.Duration // mean of the round that made the last cut, until the next round; 0 = none
+	lim      float64
+	max      float64
+	rate     func() float64 // the limiter's rate in requests/s (+Inf: unlimited); nil: unknown
+	slow     bool           // slow start: double each round until the first cut
+	base     time.Duration  // lowest round mean (or a probe's); 0 = no round yet
+	probing  bool           // the current round is a probe at half the limit
+	resume   float64        // the limit to go back to after the probe
+	prev     time.Duration  // mean of the round before the probe
+	probedAt time.Time      // start of the last probe; zero: never
 
-	open      time.Time // start of the current round
-	n, sat    int       // samples of the round, and how many found the pool full
-	rtt, wait time.Duration
+	open     uint64    // the current round counts the requests handed out from this one on
+	openedAt time.Time // when the current round began
+	n, waits int       // samples of the round; of which waited long on the limiter
+	rtt      time.Duration
+	inFlight int       // requests in flight now
+	since    time.Time // when inFlight last changed
+	area     float64   // requests in flight × seconds, over the round so far
 }
 
-func newGradient(max int, now time.Time) *gradient {
-	return &gradient{lim: float64(min(initialConcurrency, max)), max: float64(max), slow: true, open: now}
+func newGradient(max int, rate func() float64, now time.Time) *gradient {
+	return &gradient{lim: float64(min(initialConcurrency, max)), max: float64(max), rate: rate, slow: true, openedAt: now, since: now}
+}
+
+// rateOf returns a function reporting lim's rate in requests/s, or nil if lim does not
+// say: *ratelimit.Limiter's Rate, *rate.Limiter's Limit, and +Inf for no limiter.
+func rateOf(lim Limiter) func() float64 {
+	switch l := lim.(type) {
+	case nil:
+		return func() float64 { return math.Inf(1) }
+	case interface{ Rate() float64 }:
+		return l.Rate
+	case interface{ Limit() rate.Limit }:
+		return func() float64 { return float64(l.Limit()) }
+	}
+	return nil
 }
 
 // limit returns the number of requests that may be in flight.
 func (g *gradient) limit() int { return int(g.lim) }
 
-// observe takes the sample of one attempt: it started (called Do) at start and took rtt,
-// after waiting wait on the limiter; saturated tells whether other work was waiting for
-// a slot when it finished, at now.
-func (g *gradient) observe(now, start time.Time, rtt, wait time.Duration, saturated bool) {
-	if start.Before(g.open) {
+// flight records that n requests are in flight from now on.
+func (g *gradient) flight(now time.Time, n int) {
+	g.area += float64(g.inFlight) * now.Sub(g.since).Seconds()
+	g.inFlight, g.since = n, now
+}
+
+// observe takes the sample of one attempt, at now: seq numbers the requests in the order
+// they were handed out (handed is the number handed out so far), and rtt is how long the
+// attempt took after waiting wait on the limiter.
+func (g *gradient) observe(now time.Time, seq, handed uint64, rtt, wait time.Duration) {
+	if seq < g.open {
 		return
 	}
 	g.n++
 	g.rtt += rtt
-	g.wait += wait
-	if saturated {
-		g.sat++
+	if wait*10 > rtt {
+		g.waits++
 	}
 	if g.n < max(minRound, int(g.lim)/2) {
 		return
 	}
-	n := time.Duration(g.n)
-	g.decide(g.rtt/n, g.wait/n, 2*g.sat >= g.n)
-	g.open, g.n, g.sat, g.rtt, g.wait = now, 0, 0, 0, 0
+	g.flight(now, g.inFlight)
+	full := true
+	if d := now.Sub(g.openedAt).Seconds(); d > 0 {
+		full = g.area/d >= fullUse*g.lim
+	}
+	g.decide(now, g.rtt/time.Duration(g.n), full, 2*g.waits >= g.n)
+	g.open, g.openedAt, g.n, g.waits, g.rtt, g.area = handed, now, 0, 0, 0, 0
 }
 
-// decide ends a round with the given mean round trip and limiter wait.
-func (g *gradient) decide(mean, waited time.Duration, full bool) {
-	if g.cut > 0 {
-		if float64(mean) > relief*float64(g.cut) {
-			g.base = mean
+// decide ends a round with the given mean round trip; full: the pool was full; waited:
+// the limiter made most requests wait.
+func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) {
+	if g.probing {
+		switch m, p := float64(mean), float64(g.prev); {
+		case m >= relief*p && m*relief <= p:
+			g.base = mean // half the load, the same round trips: not our queue
+		case m < p:
+			g.base = min(g.base, mean) // relief: the queue was ours
+		default:
+			g.probedAt = time.Time{} // slower still: things changed meanwhile, probe again
 		}
-		g.cut = 0
+		g.probing, g.lim = false, g.resume
+		return
 	}
 	if g.base == 0 || mean < g.base {
 		g.base = mean
 	}
-	switch {
-	case float64(mean) > queueTolerance*float64(g.base):
+	if float64(mean) > queueTolerance*float64(g.base) {
 		f := max(deepestCut, queueTolerance*float64(g.base)/float64(mean))
 		g.lim = max(1, math.Floor(g.lim*f))
 		g.slow = false
-		g.cut = mean
-	case full && float64(waited) <= headroom*float64(mean):
-		if g.slow {
-			g.lim = min(g.max, 2*g.lim)
-		} else {
-			g.lim = min(g.max, g.lim+max(1, math.Floor(math.Sqrt(g.lim))))
+		if g.probedAt.IsZero() || now.Sub(g.probedAt) >= probeEvery {
+			g.probing, g.resume, g.prev, g.probedAt = true, g.lim, mean, now
+			g.lim = max(1, math.Floor(g.lim/2))
 		}
+		return
+	}
+	target := math.Inf(1) // the most requests in flight the limiter can use
+	switch {
+	case g.rate != nil:
+		target = math.Ceil((1 + headroom) * g.rate() * mean.Seconds())
+	case waited:
+		target = g.lim
+	}
+	switch {
+	case full && g.lim < target:
+		step := max(1, math.Floor(math.Sqrt(g.lim)))
+		if g.slow {
+			step = g.lim // doubling; to the target at once if the limiter's rate says it
+			if !math.IsInf(target, 1) {
+				step = target
+			}
+		}
+		g.lim = min(g.max, target, g.lim+step)
+	case g.lim > 2*target:
+		g.lim = max(1, target)
 	}
 }

@@ -15,6 +15,7 @@ type job[T any] struct {
 	code    int       // the last failed attempt's status code
 	err     error     // the last failed attempt's error
 	wake    time.Time // a parked job is due then
+	seq     uint64    // the dispatcher numbers the jobs it hands out
 }
 
 // outcome says what became of a job a worker was handed.
@@ -30,8 +31,8 @@ const (
 type event[T any] struct {
 	kind      outcome
 	job, job2 job[T]
-	attempted bool          // Do was called: start, rtt and wait are a sample
-	start     time.Time     // when Do was called
+	attempted bool          // Do was called: seq, rtt and wait are a sample
+	seq       uint64        // the job's number
 	rtt       time.Duration // how long Do took
 	wait      time.Duration // how long the limiter made the attempt wait
 	ok        bool          // the attempt succeeded
@@ -45,15 +46,16 @@ type dispatcher[T any] struct {
 	fresh    *batch[T]    // the next new batch (at most one is taken ahead)
 	parked   jobHeap[T]
 	inFlight int
+	handed   uint64    // jobs handed out so far
 	fixed    int       // the fixed concurrency; 0 = adaptive
 	ctl      *gradient // nil when fixed
 	refused  int       // Systemic refusals in a row
 }
 
-func newDispatcher[T any](o Options[T], start time.Time) *dispatcher[T] {
+func newDispatcher[T any](o Options[T]) *dispatcher[T] {
 	d := &dispatcher[T]{fixed: o.Concurrency}
 	if d.fixed == 0 {
-		d.ctl = newGradient(o.MaxConcurrency, start)
+		d.ctl = newGradient(o.MaxConcurrency, rateOf(o.Limiter), time.Now())
 	}
 	return d
 }
@@ -75,18 +77,21 @@ func (d *dispatcher[T]) next() (job[T], bool) {
 	if d.inFlight >= d.limit() {
 		return job[T]{}, false
 	}
-	if j, ok := d.urgent.peek(); ok {
-		return j, true
+	j, ok := d.urgent.peek()
+	if !ok && d.fresh != nil {
+		j, ok = job[T]{b: d.fresh, hi: len(d.fresh.items)}, true
 	}
-	if d.fresh != nil {
-		return job[T]{b: d.fresh, hi: len(d.fresh.items)}, true
-	}
-	return job[T]{}, false
+	j.seq = d.handed
+	return j, ok
 }
 
-// handed records that the job next returned went to a worker.
-func (d *dispatcher[T]) handed() {
+// hand records that the job next returned went to a worker.
+func (d *dispatcher[T]) hand() {
 	d.inFlight++
+	d.handed++
+	if d.ctl != nil {
+		d.ctl.flight(time.Now(), d.inFlight)
+	}
 	if _, ok := d.urgent.peek(); ok {
 		d.urgent.pop()
 		return
@@ -141,7 +146,7 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 		}
 		select {
 		case out <- next:
-			d.handed()
+			d.hand()
 			e.peak = max(e.peak, d.inFlight)
 		case b, ok := <-in:
 			if !ok {
@@ -178,10 +183,13 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 // onEvent takes in a worker's event: the sample for the adaptive limit, the count of
 // Systemic refusals (aborting at MaxSystemic), and the job's next step.
 func (e *engine[T]) onEvent(d *dispatcher[T], ev event[T]) {
-	saturated := d.urgent.len() > 0 || d.fresh != nil
 	d.inFlight--
-	if ev.attempted && d.ctl != nil {
-		d.ctl.observe(time.Now(), ev.start, ev.rtt, ev.wait, saturated)
+	if d.ctl != nil {
+		now := time.Now()
+		d.ctl.flight(now, d.inFlight)
+		if ev.attempted {
+			d.ctl.observe(now, ev.seq, d.handed, ev.rtt, ev.wait)
+		}
 	}
 	switch {
 	case ev.ok:

@@ -37,7 +37,7 @@ type RefusedError struct {
 
 // Error implements error.
 func (e *RefusedError) Error() string {
-	return fmt.Sprintf("%d requests in a row refused for a reason that is not the items': %v", e.Refusals, e.Err)
+	return fmt.Sprintf("the remote end refused %d requests in a row, not for the items' sake: %v", e.Refusals, e.Err)
 }
 
 // Unwrap returns the last refusal's error.

@@ -225,3 +225,36 @@ func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 		}
 	})
 }
+
+// TestBackoffParksTheRequest: with one request in flight at a time, a request waiting
+// out a 10s backoff does not hold the pool: the other items go meanwhile.
+func TestBackoffParksTheRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		act := &recorder{latency: 10 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n == 0 {
+				return 503, errTransient
+			}
+			return 200, nil
+		}}
+		var c collector
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 3}, act, loop.Options[int]{
+			Concurrency: 1, OnResult: c.add, Backoff: func(int) time.Duration { return 10 * time.Second },
+		})
+		if err != nil || sum.OK != 3 {
+			t.Fatalf("Run: %v, %+v", err, sum)
+		}
+		want := []struct {
+			item int64
+			at   time.Duration
+		}{{0, 0}, {1, 10 * time.Millisecond}, {2, 20 * time.Millisecond}, {0, 10*time.Second + 10*time.Millisecond}}
+		if len(act.calls) != len(want) {
+			t.Fatalf("%d calls, want %d", len(act.calls), len(want))
+		}
+		for i, w := range want {
+			if c := act.calls[i]; c.idx[0] != w.item || c.at.Sub(start) != w.at {
+				t.Errorf("call %d: item %d at %v, want item %d at %v", i, c.idx[0], c.at.Sub(start), w.item, w.at)
+			}
+		}
+	})
+}

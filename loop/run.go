@@ -97,7 +97,7 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	feed := make(chan Item[T], o.BatchSize)
 	wg.Go(func() { e.produce(feed) })
 	senders.Go(func() { e.batch(feed) })
-	wg.Go(func() { e.dispatch(newDispatcher(o, start)) })
+	wg.Go(func() { e.dispatch(newDispatcher(o)) })
 	workers := make([]workerState, pool)
 	for i := range workers {
 		senders.Go(func() { e.work1(&workers[i]) })

@@ -330,3 +330,39 @@ func TestSourceError(t *testing.T) {
 		t.Errorf("items read before the error were not all sent: %+v", sum)
 	}
 }
+
+// TestSettledItems: items the source marks skipped or unchanged are reported with that
+// status, attempts 0, and never sent; they count as successes and in the Summary.
+func TestSettledItems(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &sliceSource{n: 10, bad: map[int64]bool{4: true}, settled: map[int64]loop.Status{
+			0: loop.StatusSkipped, 3: loop.StatusUnchanged, 4: loop.StatusSkipped, 9: loop.StatusUnchanged,
+		}}
+		act := &recorder{}
+		var c collector
+		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{BatchSize: 4, OnResult: c.add})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := map[int64]loop.Status{0: loop.StatusSkipped, 3: loop.StatusUnchanged, 4: loop.StatusInvalid, 9: loop.StatusUnchanged}
+		for i, r := range c.byIndex(t, 10) {
+			w, ok := want[int64(i)]
+			if !ok {
+				w = loop.StatusOK
+			}
+			if r.Status != w || (w != loop.StatusOK && r.Attempts != 0) || r.Status.Success() != (w != loop.StatusInvalid) {
+				t.Errorf("item %d: %s after %d attempts, want %s", i, r.Status, r.Attempts, w)
+			}
+		}
+		for _, call := range act.calls {
+			for _, i := range call.idx {
+				if _, ok := want[i]; ok {
+					t.Errorf("item %d was sent", i)
+				}
+			}
+		}
+		if sum.Read != 10 || sum.OK != 6 || sum.Skipped != 1 || sum.Unchanged != 2 || sum.Invalid != 1 || sum.Failed != 0 {
+			t.Errorf("summary %+v, want 10 read: 6 ok, 1 skipped, 2 unchanged, 1 invalid", sum)
+		}
+	})
+}

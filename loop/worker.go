@@ -50,7 +50,7 @@ func (e *engine[T]) attempt(w *workerState, j job[T]) event[T] {
 	}
 	start := time.Now()
 	code, err := e.act.Do(e.doCtx, j.b.items[j.lo:j.hi], j.tries)
-	ev := event[T]{kind: settled, attempted: true, start: start, rtt: time.Since(start), wait: waited}
+	ev := event[T]{kind: settled, attempted: true, seq: j.seq, rtt: time.Since(start), wait: waited}
 	if err == nil {
 		e.fb.Accepted()
 		e.finish(j, StatusOK, code, nil)

@@ -255,7 +255,7 @@ func (c *concurrency) Set(s string) error {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		return fmt.Errorf("want auto or a count of at least 1, got %q", s)
+		return fmt.Errorf("--concurrency wants auto or a count of at least 1, got %q", s)
 	}
 	*c = concurrency(n)
 	return nil
