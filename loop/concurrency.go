@@ -15,8 +15,13 @@ const (
 	// queueTolerance: a round whose mean round trip is more than this many times the
 	// baseline shows a queue at the remote end.
 	queueTolerance = 1.5
-	// deepestCut bounds one cut: never below this fraction of the limit.
+	// deepestCut bounds the gradient: a cut aims at no less than this fraction of the
+	// limit.
 	deepestCut = 0.5
+	// smoothing: a cut goes this share of the way to where the gradient aims, so that
+	// one noisy round costs little while a lasting queue still halves the limit in a
+	// few rounds.
+	smoothing = 0.5
 	// relief: a probe round (at half the limit) whose mean is within this factor of the
 	// round before it shows that the round trips are not a queue of this run's making:
 	// its mean becomes the baseline. (Much longer round trips say nothing: conditions
@@ -24,8 +29,8 @@ const (
 	relief = 0.9
 	// probeEvery is the least time between two probe rounds.
 	probeEvery = 10 * time.Second
-	// headroom: with a limiter of known rate R, the limit grows up to (1 + headroom) ×
-	// R × round trip, and is trimmed back when it is twice that (the limiter slowed down).
+	// headroom: with a limiter of known rate R, the limit is (1 + headroom) × R × round
+	// trip, enough for the limiter to reach its rate.
 	headroom = 0.5
 	// minRound is the fewest samples a round is judged on.
 	minRound = 4
@@ -38,25 +43,27 @@ const (
 // trip in the manner of Netflix's concurrency-limits (Gradient2), driven by the
 // dispatcher:
 //
-//   - A round lasts until max(4, limit/2) requests that started during it have finished,
-//     so at least one round trip: requests started before it reflect the previous limit
-//     and are not counted. Each round is judged on its mean round trip and on whether the
-//     pool was full: on average over the round, at least fullUse of the limit in flight.
+//   - A round lasts until max(4, limit/2) requests handed out during it have finished,
+//     so at least one round trip: requests handed out before it reflect the previous
+//     limit and are not counted. Each round is judged on its mean round trip and on
+//     whether the pool was full (on average over the round, fullUse of the limit in
+//     flight).
 //   - The baseline is the lowest round mean seen. A round whose mean exceeds it by
-//     queueTolerance shows a queue at the remote end: the limit is cut in proportion
-//     (limit × tolerance × baseline / mean, at most by half) and slow start ends.
+//     queueTolerance shows a queue at the remote end: the limit is cut towards limit ×
+//     tolerance × baseline / mean (halfway, and by half at most), and slow start ends.
 //   - A cut is followed, at most every probeEvery, by a probe round at half the limit. If
 //     halving the load left the round trips as they were (within a tenth), the latency is
 //     not a queue of this run's making (a slower network, a busier server): the probe's
 //     mean becomes the baseline. The limit then goes back to where the cut left it.
-//   - Otherwise a round that filled the pool grows the limit (in slow start twice as large
-//     per round, or at once to the target below; then by sqrt(limit)) while the limiter
-//     has tokens to spare: with a
-//     limiter whose rate R is known (*ratelimit.Limiter, *rate.Limiter, or none: R
-//     unlimited), while the limit is under (1 + headroom) × R × round trip, and it is
-//     trimmed back to that when it is twice as much; with another limiter, while most of
-//     the round's requests waited on it less than a tenth of their round trip. Beyond
-//     that the limiter bounds the rate, and more requests would only wait on it.
+//   - Otherwise the limit follows the limiter: with a limiter whose rate R is known
+//     (*ratelimit.Limiter, *rate.Limiter, or none: R unlimited), the target is (1 +
+//     headroom) × R × round trip; the limit goes to it at once if the pool was full (a
+//     limiter that binds sets the load, so more requests in flight only wait on it), and
+//     is trimmed back to it when it is twice as much (the limiter slowed down). With R
+//     unlimited, a full pool grows the limit, twice as large per round in slow start, then
+//     by sqrt(limit). With a limiter that does not say its rate, the pool grows the same
+//     way while most of a round's requests waited on it less than a tenth of their round
+//     trip.
 //
 // The limit stays between 1 and max. gradient is not safe for concurrent use: only the
 // dispatcher goroutine uses it.
@@ -151,7 +158,7 @@ func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) 
 	}
 	if float64(mean) > queueTolerance*float64(g.base) {
 		f := max(deepestCut, queueTolerance*float64(g.base)/float64(mean))
-		g.lim = max(1, math.Floor(g.lim*f))
+		g.lim = max(1, math.Floor(g.lim*(1-smoothing*(1-f))))
 		g.slow = false
 		if g.probedAt.IsZero() || now.Sub(g.probedAt) >= probeEvery {
 			g.probing, g.resume, g.prev, g.probedAt = true, g.lim, mean, now
@@ -162,21 +169,20 @@ func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) 
 	target := math.Inf(1) // the most requests in flight the limiter can use
 	switch {
 	case g.rate != nil:
-		target = math.Ceil((1 + headroom) * g.rate() * mean.Seconds())
+		target = max(1, math.Ceil((1+headroom)*g.rate()*mean.Seconds()))
 	case waited:
 		target = g.lim
 	}
 	switch {
+	case full && g.lim < target && !math.IsInf(target, 1):
+		g.lim = min(g.max, target)
 	case full && g.lim < target:
 		step := max(1, math.Floor(math.Sqrt(g.lim)))
 		if g.slow {
-			step = g.lim // doubling; to the target at once if the limiter's rate says it
-			if !math.IsInf(target, 1) {
-				step = target
-			}
+			step = g.lim
 		}
-		g.lim = min(g.max, target, g.lim+step)
+		g.lim = min(g.max, g.lim+step)
 	case g.lim > 2*target:
-		g.lim = max(1, target)
+		g.lim = min(g.max, target)
 	}
 }
