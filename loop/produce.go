@@ -29,8 +29,8 @@ func (e *engine[T]) produce(feed chan<- Item[T]) {
 }
 
 // batch groups the items of feed, and the held items e.order releases, into batches
-// bounded by BatchSize items (settled and unsettled alike), BatchBytes bytes and
-// BatchLinger time since a batch's first item. Batches with items to send go to the
+// bounded by BatchSize items to send (and as many settled ones, which are only
+// reported), BatchBytes bytes and BatchLinger time since a batch's first item. Batches with items to send go to the
 // dispatcher, the others straight to the collector. It returns, after closing
 // e.batches, once feed is closed and no item is held any more. When runCtx ends it
 // drains e.order, so that held items come out (and fail unsent) instead of waiting.
@@ -83,7 +83,7 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 			b.items = append(b.items, it)
 			b.bytes += it.Size
 		}
-		if len(b.items)+len(b.settled) >= e.opts.BatchSize {
+		if len(b.items) >= e.opts.BatchSize || len(b.settled) >= e.opts.BatchSize {
 			flush()
 		}
 	}

@@ -24,10 +24,10 @@
 // 1+ceil(log2(BatchSize)) requests), unless it is Systemic: MaxSystemic of those in a row
 // abort the run, as does one Fatal.
 //
-// Memory is bounded whatever the input size: at most (2 × pool + 3) batches of BatchSize
-// items are in circulation (pool being the fixed concurrency or the adaptive cap), plus
-// MaxHeld held items; batch buffers are recycled, so a steady run allocates nothing per
-// item.
+// Memory is bounded whatever the input size: at most (2 × pool + 3) batches are in
+// circulation (pool being the fixed concurrency or the adaptive cap), each of at most
+// BatchSize items to send and BatchSize settled ones, plus MaxHeld held items; batch
+// buffers are recycled, so a steady run allocates nothing per item.
 //
 // loop knows nothing of HTTP or of Segment: the action and its classifier do.
 package loop
