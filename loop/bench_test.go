@@ -49,7 +49,9 @@ func BenchmarkRun(b *testing.B) {
 					name = "batch=" + strconv.Itoa(bs) + "/concurrency=auto"
 				}
 				if keyed {
-					name += "/keyed"
+					name += "/keys=distinct"
+				} else {
+					name += "/keys=none"
 				}
 				b.Run(name, func(b *testing.B) {
 					b.ReportAllocs()

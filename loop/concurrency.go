@@ -13,8 +13,12 @@ const (
 	// initialConcurrency is where the adaptive limit starts.
 	initialConcurrency = 8
 	// queueTolerance: a round whose mean round trip is more than this many times the
-	// baseline shows a queue at the remote end.
+	// baseline, and longer by at least minQueue, shows a queue at the remote end.
 	queueTolerance = 1.5
+	// minQueue is the least lengthening of the round trip taken for a queue: below it the
+	// round trip is noise (a loaded machine varies that much on loopback), and a queue
+	// that short costs nothing worth cutting for.
+	minQueue = time.Millisecond
 	// deepestCut bounds the gradient: a cut aims at no less than this fraction of the
 	// limit.
 	deepestCut = 0.5
@@ -33,7 +37,7 @@ const (
 	// trip, enough for the limiter to reach its rate.
 	headroom = 0.5
 	// minRound is the fewest samples a round is judged on.
-	minRound = 4
+	minRound = 8
 	// fullUse is the share of the limit that must be in flight, on average over a round,
 	// for the pool to count as full.
 	fullUse = 0.8
@@ -43,14 +47,16 @@ const (
 // trip in the manner of Netflix's concurrency-limits (Gradient2), driven by the
 // dispatcher:
 //
-//   - A round lasts until max(4, limit/2) requests handed out during it have finished,
+//   - A round lasts until max(8, limit/2) requests handed out during it have finished,
 //     so at least one round trip: requests handed out before it reflect the previous
 //     limit and are not counted. Each round is judged on its mean round trip and on
 //     whether the pool was full (on average over the round, fullUse of the limit in
 //     flight).
 //   - The baseline is the lowest round mean seen. A round whose mean exceeds it by
-//     queueTolerance shows a queue at the remote end: the limit is cut towards limit ×
-//     tolerance × baseline / mean (halfway, and by half at most), and slow start ends.
+//     queueTolerance (and by minQueue) shows a queue at the remote end: the limit is cut
+//     towards limit × tolerance × baseline / mean (halfway, and by half at most), and
+//     slow start ends. A queue seen with one request in flight is not of this run's
+//     making: its mean becomes the baseline.
 //   - A cut is followed, at most every probeEvery, by a probe round at half the limit. If
 //     halving the load left the round trips as they were (within a tenth), the latency is
 //     not a queue of this run's making (a slower network, a busier server): the probe's
@@ -156,7 +162,11 @@ func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) 
 	if g.base == 0 || mean < g.base {
 		g.base = mean
 	}
-	if float64(mean) > queueTolerance*float64(g.base) {
+	if float64(mean) > queueTolerance*float64(g.base) && mean-g.base > minQueue {
+		if g.lim <= 1 {
+			g.base = mean // nothing left to cut: the round trips are what they are
+			return
+		}
 		f := max(deepestCut, queueTolerance*float64(g.base)/float64(mean))
 		g.lim = max(1, math.Floor(g.lim*(1-smoothing*(1-f))))
 		g.slow = false
