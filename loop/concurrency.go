@@ -26,10 +26,11 @@ const (
 	// one noisy round costs little while a lasting queue still halves the limit in a
 	// few rounds.
 	smoothing = 0.5
-	// relief: a probe round (at half the limit) whose mean is within this factor of the
-	// round before it shows that the round trips are not a queue of this run's making:
-	// its mean becomes the baseline. (Much longer round trips say nothing: conditions
-	// changed during the probe, and the next cut probes again.)
+	// relief: two probe rounds in a row (at half the limit) whose means are within this
+	// factor of the rounds before them show that the round trips are not a queue of this
+	// run's making: the last probe's mean becomes the baseline. (One alone may have met a
+	// queue still building; much longer round trips say nothing: conditions changed
+	// during the probe. Either way the next cut probes again.)
 	relief = 0.9
 	// probeEvery is the least time between two probe rounds.
 	probeEvery = 10 * time.Second
@@ -58,9 +59,10 @@ const (
 //     slow start ends. A queue seen with one request in flight is not of this run's
 //     making: its mean becomes the baseline.
 //   - A cut is followed, at most every probeEvery, by a probe round at half the limit. If
-//     halving the load left the round trips as they were (within a tenth), the latency is
-//     not a queue of this run's making (a slower network, a busier server): the probe's
-//     mean becomes the baseline. The limit then goes back to where the cut left it.
+//     halving the load left the round trips as they were (within a tenth), twice in a
+//     row, the latency is not a queue of this run's making (a slower network, a busier
+//     server): the probe's mean becomes the baseline. The limit then goes back to where
+//     the cut left it.
 //   - Otherwise the limit follows the limiter: with a limiter whose rate R is known
 //     (*ratelimit.Limiter, *rate.Limiter, or none: R unlimited), the target is (1 +
 //     headroom) × R × round trip; the limit goes to it at once if the pool was full (a
@@ -83,6 +85,7 @@ type gradient struct {
 	resume   float64        // the limit to go back to after the probe
 	prev     time.Duration  // mean of the round before the probe
 	probedAt time.Time      // start of the last probe; zero: never
+	same     bool           // the last probe found the same round trips at half the load
 
 	open     uint64    // the current round counts the requests handed out from this one on
 	openedAt time.Time // when the current round began
@@ -149,12 +152,14 @@ func (g *gradient) observe(now time.Time, seq, handed uint64, rtt, wait time.Dur
 func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) {
 	if g.probing {
 		switch m, p := float64(mean), float64(g.prev); {
+		case m >= relief*p && m*relief <= p && g.same:
+			g.base, g.same = mean, false // half the load, the same round trips, twice: not our queue
 		case m >= relief*p && m*relief <= p:
-			g.base = mean // half the load, the same round trips: not our queue
+			g.same, g.probedAt = true, time.Time{} // to be confirmed by the next cut's probe
 		case m < p:
-			g.base = min(g.base, mean) // relief: the queue was ours
+			g.base, g.same = min(g.base, mean), false // relief: the queue was ours
 		default:
-			g.probedAt = time.Time{} // slower still: things changed meanwhile, probe again
+			g.same, g.probedAt = false, time.Time{} // slower still: things changed meanwhile, probe again
 		}
 		g.probing, g.lim = false, g.resume
 		return
