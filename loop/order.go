@@ -24,10 +24,11 @@ type order[T any] struct {
 	held     int                  // items queued or released, not yet taken
 	max      int
 	draining bool
+	waiting  bool        // admit waits for room: no new item comes until some are taken
 	spare    []*queue[T] // emptied queues, for reuse
 
 	room  chan struct{} // capacity 1: held fell below max (one waiter: the producer)
-	ready chan struct{} // capacity 1: released is not empty (one waiter: the batcher)
+	ready chan struct{} // capacity 1: released is not empty, or admit began to wait (one waiter: the batcher)
 }
 
 // queue is the FIFO of one key's held items.
@@ -72,13 +73,16 @@ func (o *order[T]) admit(ctx context.Context, it Item[T]) bool {
 			o.mu.Unlock()
 			return false
 		}
+		o.waiting = true
 		o.mu.Unlock()
+		signal(o.ready) // the batcher should not linger over a batch that nothing will fill
 		select {
 		case <-o.room:
 		case <-ctx.Done():
 			o.drain()
 		}
 		o.mu.Lock()
+		o.waiting = false
 	}
 }
 
@@ -129,19 +133,22 @@ func (o *order[T]) release(items []Item[T]) {
 }
 
 // take appends the released items to buf, in the order they were released, and returns
-// it. The items it returns are no longer held.
-func (o *order[T]) take(buf []Item[T]) []Item[T] {
+// it, and whether admit is waiting for room (then no other item comes until these have
+// gone out and finished: a batch should not linger for more). The items it returns are
+// no longer held.
+func (o *order[T]) take(buf []Item[T]) ([]Item[T], bool) {
 	o.mu.Lock()
-	full := o.held >= o.max
+	waiting, n := o.waiting, len(o.released)
+	made := o.held >= o.max && o.held-n < o.max
 	buf = append(buf, o.released...)
-	o.held -= len(o.released)
+	o.held -= n
 	clear(o.released)
 	o.released = o.released[:0]
 	o.mu.Unlock()
-	if full {
+	if made {
 		signal(o.room)
 	}
-	return buf
+	return buf, waiting
 }
 
 // holding reports whether any item is still held (queued or released, not yet taken).

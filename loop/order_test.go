@@ -80,7 +80,8 @@ func (s *countingSource) Next(ctx context.Context) (loop.Item[int], error) {
 
 // TestOrderHeldIsBounded reads 200 items of a single key with MaxHeld 5: reading pauses
 // while 5 are held, so at most 5 held, 1 out and 1 final but not yet reported are read
-// without a result; every item still gets one, in order.
+// without a result; every item still gets one, in order; and no batch lingers (an hour
+// here) while reading waits, since nothing could come to fill it.
 func TestOrderHeldIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		keys := make([]string, 200)
@@ -94,9 +95,13 @@ func TestOrderHeldIsBounded(t *testing.T) {
 			order = append(order, batch[0].Index)
 			return 200, nil
 		}}
-		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{BatchSize: 10, MaxHeld: 5, OnResult: c.add})
+		start := time.Now()
+		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{BatchSize: 10, MaxHeld: 5, BatchLinger: time.Hour, OnResult: c.add})
 		if err != nil || sum.OK != 200 {
 			t.Fatalf("Run: %v, %+v", err, sum)
+		}
+		if d := time.Since(start); d >= time.Hour {
+			t.Errorf("the run took %v: batches lingered while reading waited", d)
 		}
 		c.byIndex(t, 200)
 		if src.maxOpen > 7 {

@@ -31,8 +31,9 @@ func (e *engine[T]) produce(feed chan<- Item[T]) {
 // batch groups the items of feed, and the held items e.order releases, into batches
 // bounded by BatchSize items to send (and as many settled ones, which are only
 // reported), BatchBytes bytes and BatchLinger time since a batch's first item. Batches with items to send go to the
-// dispatcher, the others straight to the collector. It returns, after closing
-// e.batches, once feed is closed and no item is held any more. When runCtx ends it
+// dispatcher, the others straight to the collector; a batch does not linger when nothing
+// can come to fill it (feed is closed, or reading waits for held items to go). It
+// returns, after closing e.batches, once feed is closed and no item is held any more. When runCtx ends it
 // drains e.order, so that held items come out (and fail unsent) instead of waiting.
 func (e *engine[T]) batch(feed <-chan Item[T]) {
 	defer close(e.batches)
@@ -112,13 +113,14 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 				flush() // no more items to wait for: only released ones, which need no linger
 			}
 		case <-e.order.ready:
-			released = e.order.take(released[:0])
+			var waiting bool
+			released, waiting = e.order.take(released[:0])
 			for _, it := range released {
 				add(it)
 			}
 			clear(released)
-			if feed == nil {
-				flush()
+			if feed == nil || waiting {
+				flush() // nothing else is coming to fill the batch
 			}
 		case <-tick:
 			flush()
