@@ -54,6 +54,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	if cfg.DryRun {
 		opts.Limiter = nil
+		opts.Concurrency = 1 // nothing is sent: more in flight would only hold more batches
 	}
 	sum, err := loop.Run(ctx, items, act, opts)
 	if cfg.DryRun {
