@@ -3,7 +3,6 @@ package segloop
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
@@ -15,7 +14,9 @@ import (
 // result. The error is nil when the run completed (some items may still be
 // invalid or failed: see the Summary); otherwise it is the cause that stopped
 // the run: ctx's cause, a fatal answer from Segment (errors.Is(err,
-// segment.ErrUnauthorized)), or an unreadable source.
+// segment.ErrUnauthorized)), an endpoint that refused every request for a
+// reason of its own (errors.As(err, new(*loop.RefusedError)): a wrong URL,
+// an untrusted certificate), or an unreadable source.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := cfg.check(); err != nil {
 		return Summary{}, err
@@ -29,33 +30,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		batch = DefaultBatchSize
 	}
 	batch = min(batch, segment.MaxBatchEvents)
-	workers := cfg.Workers
-	if workers <= 0 {
-		workers = DefaultWorkers
-	}
 
-	var (
-		mu      sync.Mutex // OnResult is called from the reader and the loop
-		skipped int64
-	)
-	emit := func(r Result) {
-		mu.Lock()
-		defer mu.Unlock()
-		if r.Status == loop.StatusSkipped {
-			skipped++
-		}
-		if cfg.OnResult != nil {
-			cfg.OnResult(r)
-		}
-	}
-
-	items := &items{cfg: &cfg, mapping: m, skip: emit}
+	items := &items{cfg: &cfg, mapping: m}
 	var act loop.Action[payload] = newSender(cfg.Client, batch == 1)
 	if cfg.DryRun {
 		act = dryRun{}
 	}
 	opts := loop.Options[payload]{
-		Workers:         workers,
+		Concurrency:     cfg.Concurrency,
+		MaxConcurrency:  cfg.MaxConcurrency,
 		BatchSize:       batch,
 		BatchBytes:      segment.MaxBatchBytes - segment.BatchOverhead,
 		MaxAttempts:     cfg.MaxAttempts,
@@ -64,17 +47,20 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Limiter:         cfg.Limiter,
 		Classify:        classify,
 		OnResult: func(r loop.Result[payload]) {
-			emit(cfg.result(r))
+			if cfg.OnResult != nil {
+				cfg.OnResult(cfg.result(r))
+			}
 		},
 	}
 	if cfg.DryRun {
 		opts.Limiter = nil
+		opts.Concurrency = 1 // nothing is sent: more in flight would only hold more batches
 	}
 	sum, err := loop.Run(ctx, items, act, opts)
 	if cfg.DryRun {
 		sum.Requests = 0 // the loop called the dry-run action; nothing went out
 	}
-	return Summary{Summary: sum, Skipped: skipped}, err
+	return Summary{Summary: sum}, err
 }
 
 func (cfg *Config) check() error {
@@ -103,7 +89,7 @@ func (cfg *Config) result(r loop.Result[payload]) Result {
 		Err:       r.Err,
 		Duration:  r.Duration,
 	}
-	if cfg.DryRun {
+	if cfg.DryRun || r.Attempts == 0 {
 		res.Attempts, res.Duration = 0, 0 // nothing was sent
 	}
 	if cfg.KeepSource {

@@ -21,11 +21,9 @@ import (
 	"github.com/segloop/segloop/source"
 )
 
-// Defaults applied by Run to a zero Config field.
-const (
-	DefaultBatchSize = 100
-	DefaultWorkers   = 8
-)
+// DefaultBatchSize is the BatchSize Run uses for a zero Config.BatchSize.
+// Every other default is the engine's (package loop's Default constants).
+const DefaultBatchSize = 100
 
 // Sender delivers serialized Identify events to Segment, one attempt per call.
 // *segment.Client satisfies it. retry counts the earlier attempts of the same
@@ -46,13 +44,16 @@ type Config struct {
 	// userId give the same messageId, so Segment drops a re-sent duplicate.
 	RunKey string
 
-	Client          Sender
-	BatchSize       int           // items per request; 0 = DefaultBatchSize; 1 sends /v1/identify
-	Workers         int           // requests in flight; 0 = DefaultWorkers
-	MaxAttempts     int           // per request; 0 = 5
+	Client    Sender
+	BatchSize int // items per request; 0 = DefaultBatchSize; 1 sends /v1/identify
+	// Concurrency fixes the requests in flight; 0 adapts them to the round
+	// trip, up to MaxConcurrency (see loop.Options.Concurrency).
+	Concurrency     int
+	MaxConcurrency  int           // cap of the adaptive concurrency; 0 = loop.DefaultMaxConcurrency
+	MaxAttempts     int           // per request; 0 = loop.DefaultMaxAttempts
 	Limiter         loop.Limiter  // paces every attempt; nil = unlimited
-	RateLimitBudget time.Duration // total Retry-After waiting; 0 = 15m
-	DrainTimeout    time.Duration // in-flight grace after cancellation; 0 = 10s
+	RateLimitBudget time.Duration // total Retry-After waiting; 0 = loop.DefaultRateLimitBudget
+	DrainTimeout    time.Duration // in-flight grace after cancellation; 0 = loop.DefaultDrainTimeout
 
 	// DryRun maps and validates every item and sends nothing: valid items get
 	// status ok ("would be sent").
@@ -71,13 +72,15 @@ type Config struct {
 	OnResult func(Result)
 }
 
-// Result is what happened to one item.
+// Result is what happened to one item. Items of one user (the userId, or
+// without one the anonymousId) reach Segment in input order: a later one is
+// sent only once the earlier ones have their final result.
 type Result struct {
 	Index     int64  // 0-based position in the source
 	Line      int    // 1-based source line where the item starts
 	UserID    string // as mapped; may be empty for invalid items
 	MessageID string
-	Status    loop.Status // ok, invalid, failed or skipped
+	Status    loop.Status // ok, invalid, failed, skipped or unchanged
 	Attempts  int         // requests that carried the item
 	Code      int         // last HTTP status, 0 if none
 	Err       error       // why it is invalid or failed
@@ -87,11 +90,9 @@ type Result struct {
 	Raw   []byte   // with KeepSource: a JSON item's bytes
 }
 
-// Summary counts a run. Skipped items are counted apart from the loop's own
-// counts.
+// Summary counts a run.
 type Summary struct {
 	loop.Summary
-	Skipped int64
 }
 
 // ErrConfig marks a Config that Run refuses before reading anything.

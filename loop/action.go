@@ -31,31 +31,44 @@ type Classifier func(code int, err error) Verdict
 // retry, a batch is bisected, a single item fails.
 type Verdict struct {
 	// Retry tries again after a backoff, counting against Options.MaxAttempts, unless
-	// RetryAfter > 0.
+	// RetryAfter > 0. The request waits out its backoff parked: it holds no worker.
 	Retry bool
-	// RetryAfter > 0 holds every worker this long (a shared cooldown) and then retries;
-	// it does not use an attempt, and the run's total hold is bounded by
-	// Options.RateLimitBudget.
+	// RetryAfter > 0 pauses every request this long (a shared cooldown held by the
+	// limiter, see Feedback) and then retries; it does not use an attempt, and the run's
+	// total hold is bounded by Options.RateLimitBudget.
 	RetryAfter time.Duration
 	// Throttled marks a refusal for rate (HTTP 429): it is counted, and reported to a
 	// limiter that implements Feedback.
 	Throttled bool
 	// Fatal stops the whole run (e.g. a bad credential).
 	Fatal bool
+	// Systemic marks a permanent refusal that concerns the remote end as a whole (a wrong
+	// address, an untrusted certificate), not the items: the request is not bisected and
+	// its items fail; after MaxSystemic such refusals in a row with no success between
+	// them, the run aborts with an *AbortError wrapping a *RefusedError.
+	Systemic bool
 }
 
 // RetryAll is the default Classifier: every failure is retryable.
 func RetryAll(int, error) Verdict { return Verdict{Retry: true} }
 
 // Limiter paces attempts: Run calls Wait before every attempt, retries included.
-// *rate.Limiter and *ratelimit.Limiter satisfy it.
+// *rate.Limiter and *ratelimit.Limiter satisfy it. Wait must return promptly with an
+// error once ctx is done.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Feedback is implemented by limiters that adapt to the remote end's answers, such as
-// *ratelimit.Limiter. Run calls Accepted after each successful attempt and Throttled
-// after each failed attempt whose Verdict is Throttled. Both must not block.
+// Feedback is implemented by limiters that hear the remote end's answers, such as
+// *ratelimit.Limiter. Run calls Accepted after each successful attempt, and Throttled
+// after each failed attempt whose Verdict is Throttled or has a RetryAfter. Both must
+// not block.
+//
+// A Feedback limiter owns the Retry-After cooldown: Throttled(d) with d > 0 must hold
+// every Wait until d from now, and Wait must return only outside every hold it knows
+// of (re-checking after it got its token). Run passes on only the holds that fit
+// Options.RateLimitBudget (a refused one is reported as Throttled(0)). For a Limiter
+// without Feedback, or none, Run keeps a cooldown of its own in front of it.
 type Feedback interface {
 	Accepted()
 	Throttled(retryAfter time.Duration)

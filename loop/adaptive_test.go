@@ -144,10 +144,10 @@ func TestAdaptiveUnknownLimit(t *testing.T) {
 					defer cancel()
 				}
 				sum, err := loop.Run(ctx, &sliceSource{n: n}, srv, loop.Options[int]{
-					Workers:   tt.workers,
-					BatchSize: batch,
-					Limiter:   lim,
-					Classify:  classify429,
+					Concurrency: tt.workers,
+					BatchSize:   batch,
+					Limiter:     lim,
+					Classify:    classify429,
 				})
 				if tt.duration == 0 && err != nil {
 					t.Fatalf("Run: %v", err)

@@ -28,6 +28,21 @@ func (e *AbortError) Error() string { return "run aborted: " + e.Err.Error() }
 // Unwrap returns the action's error.
 func (e *AbortError) Unwrap() error { return e.Err }
 
+// RefusedError is the cause (inside an *AbortError) of a run aborted because the remote
+// end gave MaxSystemic Systemic refusals in a row.
+type RefusedError struct {
+	Refusals int   // Systemic refusals in a row
+	Err      error // the last one's error
+}
+
+// Error implements error.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("the remote end refused %d requests in a row, not for the items' sake: %v", e.Refusals, e.Err)
+}
+
+// Unwrap returns the last refusal's error.
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // GaveUpError is the error of an item whose request used up Options.MaxAttempts.
 type GaveUpError struct {
 	Attempts int   // attempts counted against the maximum

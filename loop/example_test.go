@@ -28,8 +28,9 @@ func (s *words) Next(ctx context.Context) (loop.Item[string], error) {
 	return it, nil
 }
 
-// Example sends words in batches of two; the remote end refuses any batch holding "bad",
-// so that batch is bisected and its good word still goes through.
+// Example sends words in batches of two (the invalid empty word does not take a place);
+// the remote end refuses any batch holding "bad", so that batch is bisected and its good
+// word still goes through.
 func Example() {
 	src := &words{w: strings.Split("alpha,beta,,gamma,bad,delta", ",")}
 	send := loop.ActionFunc[string](func(ctx context.Context, batch []loop.Item[string], attempt int) (int, error) {
@@ -42,8 +43,8 @@ func Example() {
 	})
 	results := map[int64]loop.Result[string]{}
 	sum, err := loop.Run(context.Background(), src, send, loop.Options[string]{
-		Workers:   1,
-		BatchSize: 2,
+		Concurrency: 1,
+		BatchSize:   2,
 		Classify: func(code int, err error) loop.Verdict {
 			return loop.Verdict{Retry: code >= 500} // 4xx: permanent
 		},
@@ -59,8 +60,8 @@ func Example() {
 	// 0 alpha  ok      attempts=1 err=<nil>
 	// 1 beta   ok      attempts=1 err=<nil>
 	// 2        invalid attempts=0 err=empty word
-	// 3 gamma  ok      attempts=1 err=<nil>
+	// 3 gamma  ok      attempts=2 err=<nil>
 	// 4 bad    failed  attempts=2 err=bad request
-	// 5 delta  ok      attempts=2 err=<nil>
+	// 5 delta  ok      attempts=1 err=<nil>
 	// ok=4 invalid=1 failed=1 requests=5 splits=1 err=<nil>
 }

@@ -13,10 +13,14 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// sliceSource yields n items with Value = index; the indexes in bad are invalid.
+// sliceSource yields n items with Value = index; the indexes in bad are invalid, those in
+// settled come settled with that status, and keys gives item i the key keys[i] (when
+// keys is long enough).
 type sliceSource struct {
 	n, size int
 	bad     map[int64]bool
+	settled map[int64]loop.Status
+	keys    []string
 	i       int64
 }
 
@@ -30,6 +34,10 @@ func (s *sliceSource) Next(ctx context.Context) (loop.Item[int], error) {
 	it := loop.Item[int]{Index: s.i, Line: int(s.i) + 2, Size: s.size, Value: int(s.i)}
 	if s.bad[s.i] {
 		it.Err = errInvalid
+	}
+	it.Settled = s.settled[s.i]
+	if s.i < int64(len(s.keys)) {
+		it.Key = s.keys[s.i]
 	}
 	s.i++
 	return it, nil
@@ -79,4 +87,5 @@ const (
 	errBad       = testError("400 bad request")
 	errAuth      = testError("401 unauthorized")
 	errThrottle  = testError("429 too many requests")
+	errSystemic  = testError("404 not found")
 )

@@ -6,28 +6,12 @@ import (
 	"time"
 )
 
-// produce reads the source and sends batches to the workers (invalid-only batches go
-// straight to the collector), then closes e.work. It stops reading when runCtx ends, at
-// io.EOF, or at the source's first other error (kept in e.readErr).
-func (e *engine[T]) produce() {
-	defer close(e.work)
-	if e.opts.BatchSize == 1 {
-		e.produceSingle()
-		return
-	}
-	feed := make(chan Item[T], e.opts.BatchSize)
-	done := make(chan struct{})
-	go func() { // owned: produce waits for it below
-		defer close(done)
-		e.batch(feed)
-	}()
-	e.readAll(func(it Item[T]) { feed <- it })
-	close(feed)
-	<-done
-}
-
-// readAll calls emit for every item read until the source ends or the run stops.
-func (e *engine[T]) readAll(emit func(Item[T])) {
+// produce reads the source and feeds the batcher, then closes feed. It stops reading
+// when runCtx ends, at io.EOF, or at the source's first other error (kept in e.readErr).
+// An item whose key has an earlier item out is held by e.order instead (admit may block
+// there, which pauses reading while MaxHeld items are held).
+func (e *engine[T]) produce(feed chan<- Item[T]) {
+	defer close(feed)
 	for e.runCtx.Err() == nil {
 		it, err := e.src.Next(e.runCtx)
 		if err != nil {
@@ -37,32 +21,28 @@ func (e *engine[T]) readAll(emit func(Item[T])) {
 			return
 		}
 		e.read++
-		emit(it)
+		if it.Err == nil && it.Settled == "" && it.Key != "" && !e.order.admit(e.runCtx, it) {
+			continue // held: the batcher takes it once its key's earlier item is final
+		}
+		feed <- it
 	}
 }
 
-// produceSingle is the producer for one item per request: no linger, no second
-// goroutine.
-func (e *engine[T]) produceSingle() {
-	e.readAll(func(it Item[T]) {
-		b := e.get()
-		if it.Err != nil {
-			b.bad = append(b.bad, invalid(it))
-			e.results <- b
-			return
-		}
-		b.items = append(b.items, it)
-		e.work <- b
-	})
-}
-
-// batch groups the items of feed into batches bounded by BatchSize items (valid and
-// invalid alike), BatchBytes bytes and BatchLinger time since a batch's first item.
+// batch groups the items of feed, and the held items e.order releases, into batches
+// bounded by BatchSize items to send (and as many settled ones, which are only
+// reported), BatchBytes bytes and BatchLinger time since a batch's first item. Batches with items to send go to the
+// dispatcher, the others straight to the collector; a batch does not linger when nothing
+// can come to fill it (feed is closed, or reading waits for held items to go). It
+// returns, after closing e.batches, once feed is closed and no item is held any more. When runCtx ends it
+// drains e.order, so that held items come out (and fail unsent) instead of waiting.
 func (e *engine[T]) batch(feed <-chan Item[T]) {
+	defer close(e.batches)
 	var (
-		b     *batch[T]
-		timer = time.NewTimer(time.Hour)
-		tick  <-chan time.Time // nil while no batch is open
+		b        *batch[T]
+		timer    = time.NewTimer(time.Hour)
+		tick     <-chan time.Time // nil while no batch is open
+		released []Item[T]
+		stopped  = e.runCtx.Done()
 	)
 	timer.Stop()
 	defer timer.Stop()
@@ -73,46 +53,81 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 		if len(b.items) == 0 {
 			e.results <- b
 		} else {
-			e.work <- b
+			e.batches <- b
+		}
+		if tick != nil {
+			timer.Stop()
 		}
 		b, tick = nil, nil
-		timer.Stop()
 	}
 	open := func() {
 		b = e.get()
-		timer.Reset(e.opts.BatchLinger)
-		tick = timer.C
+		if e.opts.BatchSize > 1 { // a batch of one is full at once: no linger
+			timer.Reset(e.opts.BatchLinger)
+			tick = timer.C
+		}
 	}
-	for {
-		select {
-		case it, ok := <-feed:
-			if !ok {
+	add := func(it Item[T]) {
+		if b == nil {
+			open()
+		}
+		switch {
+		case it.Err != nil:
+			b.settled = append(b.settled, Result[T]{Item: it, Status: StatusInvalid, Err: it.Err})
+		case it.Settled != "":
+			b.settled = append(b.settled, Result[T]{Item: it, Status: it.Settled})
+		default:
+			if e.opts.BatchBytes > 0 && len(b.items) > 0 && b.bytes+it.Size > e.opts.BatchBytes {
 				flush()
-				return
-			}
-			if b == nil {
 				open()
 			}
-			if it.Err != nil {
-				b.bad = append(b.bad, invalid(it))
-			} else {
-				if e.opts.BatchBytes > 0 && len(b.items) > 0 && b.bytes+it.Size > e.opts.BatchBytes {
-					flush()
-					open()
-				}
-				b.items = append(b.items, it)
-				b.bytes += it.Size
-			}
-			if len(b.items)+len(b.bad) >= e.opts.BatchSize {
-				flush()
-			}
-		case <-tick:
+			b.items = append(b.items, it)
+			b.bytes += it.Size
+		}
+		if len(b.items) >= e.opts.BatchSize || len(b.settled) >= e.opts.BatchSize {
 			flush()
 		}
 	}
-}
-
-// invalid is the result of an item the source marked invalid.
-func invalid[T any](it Item[T]) Result[T] {
-	return Result[T]{Item: it, Status: StatusInvalid, Err: it.Err}
+	for feed != nil || e.order.holding() {
+		select {
+		case it, ok := <-feed:
+			// Take what else is queued without a full select, which costs a lock per
+			// channel; at most a batch's worth, so that releases and ticks are not
+			// kept waiting.
+			for n := 1; ok; n++ {
+				add(it)
+				more := false
+				if n < e.opts.BatchSize {
+					select {
+					case it, ok = <-feed:
+						more = true
+					default:
+					}
+				}
+				if !more {
+					break
+				}
+			}
+			if !ok {
+				feed = nil
+				flush() // no more items to wait for: only released ones, which need no linger
+			}
+		case <-e.order.ready:
+			var waiting bool
+			released, waiting = e.order.take(released[:0])
+			for _, it := range released {
+				add(it)
+			}
+			clear(released)
+			if feed == nil || waiting {
+				flush() // nothing else is coming to fill the batch
+			}
+		case <-tick:
+			flush()
+		case <-stopped:
+			stopped = nil
+			e.order.drain()
+		}
+	}
+	flush()
 }

@@ -8,6 +8,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/ratelimit"
 )
@@ -88,29 +90,46 @@ func TestFullJitterBounds(t *testing.T) {
 	}
 }
 
+// TestRetryAfterPausesAllWorkers: one 429 with Retry-After 1s pauses every request,
+// whoever holds the cooldown: the loop's own in front of no limiter or a *rate.Limiter,
+// the *ratelimit.Limiter's (Feedback).
 func TestRetryAfterPausesAllWorkers(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Now()
-		act := &recorder{latency: 100 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
-			if n == 0 {
-				return 429, errThrottle // Retry-After 1s, seen at 100ms
-			}
-			return 200, nil
-		}}
-		sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{Workers: 4, Classify: classifyTest})
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		holdFrom, holdTo := 100*time.Millisecond, 1100*time.Millisecond
-		for i, c := range act.calls {
-			if at := c.at.Sub(start); at > holdFrom && at < holdTo {
-				t.Errorf("call %d started at %v, inside the pause [%v, %v)", i, at, holdFrom, holdTo)
-			}
-		}
-		if sum.Paused != time.Second || sum.Throttled != 1 || sum.OK != 40 || sum.Requests != 41 {
-			t.Errorf("summary %+v, want paused 1s, 1 throttled, 40 ok, 41 requests", sum)
-		}
-	})
+	tests := []struct {
+		name    string
+		limiter func() loop.Limiter
+	}{
+		{"no limiter", func() loop.Limiter { return nil }},
+		{"rate.Limiter", func() loop.Limiter { return rate.NewLimiter(1000, 1) }},
+		{"ratelimit.Limiter", func() loop.Limiter { return ratelimit.New(ratelimit.Config{Rate: 1000, Burst: 1}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				act := &recorder{latency: 100 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+					if n == 0 {
+						return 429, errThrottle // Retry-After 1s, seen at 100ms
+					}
+					return 200, nil
+				}}
+				sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{
+					Concurrency: 4, Classify: classifyTest, Limiter: tt.limiter(),
+				})
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				holdFrom, holdTo := 100*time.Millisecond, 1100*time.Millisecond
+				for i, c := range act.calls {
+					if at := c.at.Sub(start); at > holdFrom && at < holdTo {
+						t.Errorf("call %d started at %v, inside the pause [%v, %v)", i, at, holdFrom, holdTo)
+					}
+				}
+				if sum.Paused != time.Second || sum.Throttled != 1 || sum.OK != 40 || sum.Requests != 41 {
+					t.Errorf("summary %+v, want paused 1s, 1 throttled, 40 ok, 41 requests", sum)
+				}
+			})
+		})
+	}
 }
 
 func TestRetryAfterBudget(t *testing.T) {
@@ -173,9 +192,9 @@ func TestLimiterPacesEveryAttempt(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		sum, _ := loop.Run(ctx, &sliceSource{n: 1 << 40}, act, loop.Options[int]{
-			Workers: 8,
-			Limiter: ratelimit.New(ratelimit.Config{Rate: 50, Burst: 1}),
-			Backoff: func(int) time.Duration { return 0 },
+			Concurrency: 8,
+			Limiter:     ratelimit.New(ratelimit.Config{Rate: 50, Burst: 1}),
+			Backoff:     func(int) time.Duration { return 0 },
 		})
 		if want := 3000.0; math.Abs(float64(sum.Requests)-want) > want/100 {
 			t.Errorf("%d attempts in a simulated minute, want %.0f ± 1%%", sum.Requests, want)
@@ -186,12 +205,19 @@ func TestLimiterPacesEveryAttempt(t *testing.T) {
 	})
 }
 
-// feedbackLog is a Limiter that records what the loop tells it.
-type feedbackLog struct{ waits []time.Duration }
+// feedbackLog is a Feedback limiter that records what the loop tells it, and holds its
+// cooldown as the Feedback contract says.
+type feedbackLog struct {
+	gate  ratelimit.Gate
+	waits []time.Duration
+}
 
-func (f *feedbackLog) Wait(context.Context) error         { return nil }
-func (f *feedbackLog) Accepted()                          {}
-func (f *feedbackLog) Throttled(retryAfter time.Duration) { f.waits = append(f.waits, retryAfter) }
+func (f *feedbackLog) Wait(ctx context.Context) error { return f.gate.Wait(ctx) }
+func (f *feedbackLog) Accepted()                      {}
+func (f *feedbackLog) Throttled(retryAfter time.Duration) {
+	f.waits = append(f.waits, retryAfter)
+	f.gate.Hold(time.Now().Add(retryAfter))
+}
 
 func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -199,7 +225,7 @@ func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 		lim := &feedbackLog{}
 		var c collector
 		loop.Run(t.Context(), &sliceSource{n: 1}, act, loop.Options[int]{
-			Workers:         1,
+			Concurrency:     1,
 			RateLimitBudget: 2500 * time.Millisecond,
 			Classify:        classifyTest,
 			Limiter:         lim,
@@ -214,6 +240,70 @@ func TestSpentBudgetIsNotPassedToTheLimiter(t *testing.T) {
 		for i := range want {
 			if lim.waits[i] != want[i] {
 				t.Fatalf("limiter told %v, want %v", lim.waits, want)
+			}
+		}
+	})
+}
+
+// TestBackoffParksTheRequest: with one request in flight at a time, a request waiting
+// out a 10s backoff does not hold the pool: the other items go meanwhile.
+func TestBackoffParksTheRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		act := &recorder{latency: 10 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n == 0 {
+				return 503, errTransient
+			}
+			return 200, nil
+		}}
+		var c collector
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 3}, act, loop.Options[int]{
+			Concurrency: 1, OnResult: c.add, Backoff: func(int) time.Duration { return 10 * time.Second },
+		})
+		if err != nil || sum.OK != 3 {
+			t.Fatalf("Run: %v, %+v", err, sum)
+		}
+		want := []struct {
+			item int64
+			at   time.Duration
+		}{{0, 0}, {1, 10 * time.Millisecond}, {2, 20 * time.Millisecond}, {0, 10*time.Second + 10*time.Millisecond}}
+		if len(act.calls) != len(want) {
+			t.Fatalf("%d calls, want %d", len(act.calls), len(want))
+		}
+		for i, w := range want {
+			if c := act.calls[i]; c.idx[0] != w.item || c.at.Sub(start) != w.at {
+				t.Errorf("call %d: item %d at %v, want item %d at %v", i, c.idx[0], c.at.Sub(start), w.item, w.at)
+			}
+		}
+	})
+}
+
+// forgetful is a Feedback limiter that does not hold its cooldown (against the Feedback
+// contract): Wait never waits.
+type forgetful struct{}
+
+func (forgetful) Wait(context.Context) error { return nil }
+func (forgetful) Accepted()                  {}
+func (forgetful) Throttled(time.Duration)    {}
+
+// TestRetryAfterWithAForgetfulLimiter: even a limiter that forgets the Retry-After this
+// run passed on to it gets no request inside that window from the run.
+func TestRetryAfterWithAForgetfulLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		act := &recorder{latency: 100 * time.Millisecond, fn: func(n int, _ []loop.Item[int], _ int) (int, error) {
+			if n == 0 {
+				return 429, errThrottle
+			}
+			return 200, nil
+		}}
+		sum, err := loop.Run(t.Context(), &sliceSource{n: 40}, act, loop.Options[int]{Concurrency: 4, Classify: classifyTest, Limiter: forgetful{}})
+		if err != nil || sum.OK != 40 {
+			t.Fatalf("Run: %v, %+v", err, sum)
+		}
+		for i, c := range act.calls {
+			if at := c.at.Sub(start); at > 100*time.Millisecond && at < 1100*time.Millisecond {
+				t.Errorf("call %d started at %v, inside the pause", i, at)
 			}
 		}
 	})

@@ -1,19 +1,33 @@
-// Package loop is the Loop node engine: it streams items from a Source through a bounded
-// pool of workers that call an Action, one batch of items per request, pacing every
-// attempt with a Limiter, retrying as a Classifier decides, and reporting exactly one
-// Result per item read.
+// Package loop is the Loop node engine: it streams items from a Source through a pool of
+// workers that call an Action, one batch of items per request, pacing every attempt with
+// a Limiter, retrying as a Classifier decides, and reporting exactly one Result per item
+// read.
 //
-// The pipeline has the errgroup shape: one producer reads and batches (count, byte and
-// linger bounds), Options.Workers workers make the requests, and Run's own goroutine hands
-// every Result to Options.OnResult in completion order. There is no goroutine per item,
-// and memory is bounded by (2 × Workers + 3) × BatchSize items, whatever the input size:
-// batch buffers are recycled, so a steady run allocates nothing per item.
+// The pipeline has the errgroup shape, every goroutine owned by Run: one producer reads
+// the source, a batcher groups items into batches (count, byte and linger bounds), a
+// dispatcher hands requests to a pool of workers, and Run's own goroutine hands every
+// Result to Options.OnResult in completion order. There is no goroutine per item.
+//
+// Order per key: items that share an Item.Key reach the action one at a time and in
+// input order; a later one is held back (at most Options.MaxHeld items in all, reading
+// pauses beyond) until the earlier one has its final result, retries included.
+//
+// Concurrency: Options.Concurrency fixes the requests in flight; by default it adapts
+// (see Options.Concurrency) between 1 and Options.MaxConcurrency, so that the limiter,
+// not the pool, is what bounds the rate.
 //
 // Retry policy: a failed attempt is classified. Retry backs off (full jitter) and counts
-// against Options.MaxAttempts; RetryAfter holds every worker through a shared cooldown
-// gate without using an attempt, within Options.RateLimitBudget; a permanent refusal of a
+// against Options.MaxAttempts; the request waits out its backoff parked, holding no
+// worker. RetryAfter holds every request through the limiter's cooldown (see Feedback)
+// without using an attempt, within Options.RateLimitBudget. A permanent refusal of a
 // batch bisects it so the good items still succeed (an item is then carried by at most
-// 1+ceil(log2(BatchSize)) requests); Fatal aborts the run.
+// 1+ceil(log2(BatchSize)) requests), unless it is Systemic: MaxSystemic of those in a row
+// abort the run, as does one Fatal.
+//
+// Memory is bounded whatever the input size: at most (2 × pool + 3) batches are in
+// circulation (pool being the fixed concurrency or the adaptive cap), each of at most
+// BatchSize items to send and BatchSize settled ones, plus MaxHeld held items; batch
+// buffers are recycled, so a steady run allocates nothing per item.
 //
 // loop knows nothing of HTTP or of Segment: the action and its classifier do.
 package loop
@@ -23,10 +37,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segloop/segloop/ratelimit"
-	"golang.org/x/sync/errgroup"
 )
 
 // Run reads every item of src and processes it with act as opts says, calling
@@ -35,10 +49,11 @@ import (
 //
 // It returns nil when the source was read to its end, whatever the items' outcomes (see
 // the Summary and the Results); an *AbortError wrapping the action's error when an
-// attempt was classified Fatal (unsent items then fail with "not sent: run aborted: ...");
-// context.Cause(ctx) when ctx ended the run (unsent items fail with "not sent:
-// interrupted: ..."; attempts in flight get opts.DrainTimeout to finish, and no retry
-// starts); or the Source's error, after finishing the items already read.
+// attempt was classified Fatal, or a *RefusedError after MaxSystemic Systemic refusals
+// in a row (unsent items then fail with "not sent: run aborted: ..."); context.Cause(ctx)
+// when ctx ended the run (unsent items fail with "not sent: interrupted: ..."; attempts
+// in flight get opts.DrainTimeout to finish, and no retry starts); or the Source's error,
+// after finishing the items already read.
 func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[T]) (Summary, error) {
 	start := time.Now()
 	o := opts.withDefaults()
@@ -51,42 +66,50 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	waitCtx, stopWait := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopWait(nil)
 
-	nBatches := 2*o.Workers + 2
+	pool := o.pool()
+	nBatches := 2*pool + 3
 	e := &engine[T]{
 		opts:    o,
 		src:     src,
 		act:     act,
+		order:   newOrder[T](o.MaxHeld),
 		runCtx:  runCtx,
 		abort:   abort,
 		doCtx:   doCtx,
 		waitCtx: waitCtx,
-		work:    make(chan *batch[T]),
-		results: make(chan *batch[T], o.Workers),
+		batches: make(chan *batch[T]),
+		work:    make(chan job[T]),
+		events:  make(chan event[T], pool),
+		results: make(chan *batch[T], pool),
 		free:    make(chan *batch[T], nBatches),
 		maxMade: nBatches,
 	}
-	e.fb, _ = o.Limiter.(Feedback)
-
-	// g owns every goroutine Run starts: the producer, the Workers workers, the closer
-	// of results and the drain timer. None returns an error: a bad item is a result and
-	// a fatal outcome cancels runCtx, so g serves as the bounded pool's owner.
-	var g errgroup.Group
-	g.SetLimit(o.Workers + 3)
-	var busy sync.WaitGroup
-	busy.Add(1 + o.Workers)
-	g.Go(func() error { defer busy.Done(); e.produce(); return nil })
-	workers := make([]workerState, o.Workers)
-	for i := range workers {
-		g.Go(func() error { defer busy.Done(); e.work1(&workers[i]); return nil })
+	if fb, ok := o.Limiter.(Feedback); ok {
+		e.lim, e.fb = o.Limiter, fb
+	} else {
+		c := &cooldown{next: o.Limiter}
+		e.lim, e.fb = c, c
 	}
-	g.Go(func() error { busy.Wait(); close(e.results); return nil })
+
+	// wg owns every goroutine Run starts. None fails: a bad item is a result and a
+	// fatal outcome cancels runCtx.
+	var wg, senders sync.WaitGroup
+	feed := make(chan Item[T], o.BatchSize)
+	wg.Go(func() { e.produce(feed) })
+	senders.Go(func() { e.batch(feed) })
+	wg.Go(func() { e.dispatch(newDispatcher(o)) })
+	workers := make([]workerState, pool)
+	for i := range workers {
+		senders.Go(func() { e.work1(&workers[i]) })
+	}
+	wg.Go(func() { senders.Wait(); close(e.results) })
 	done := make(chan struct{})
-	g.Go(func() error { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo); return nil })
+	wg.Go(func() { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo) })
 
 	var sum Summary
 	e.collect(&sum)
 	close(done)
-	g.Wait()
+	wg.Wait()
 
 	for i := range workers {
 		w := &workers[i]
@@ -96,7 +119,8 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 		sum.Splits += w.splits
 	}
 	sum.Read = e.read
-	sum.Paused = e.gate.Paused()
+	sum.Paused = e.holds.Paused()
+	sum.PeakInFlight = e.peak
 	sum.Elapsed = time.Since(start)
 
 	var ae *AbortError
@@ -132,34 +156,43 @@ func drainAfter(runCtx context.Context, done <-chan struct{}, d time.Duration, s
 
 // engine is the state of one Run.
 type engine[T any] struct {
-	opts Options[T]
-	src  Source[T]
-	act  Action[T]
-	fb   Feedback // nil: the limiter takes no feedback
-	gate ratelimit.Gate
+	opts  Options[T]
+	src   Source[T]
+	act   Action[T]
+	lim   Limiter  // the Limiter, or a cooldown in front of it
+	fb    Feedback // lim's: owns the Retry-After cooldown
+	order *order[T]
+	// holds accounts for the Retry-After holds this run passed on to fb, within the
+	// budget; it is never waited on (fb's limiter holds the requests).
+	holds ratelimit.Gate
 
 	runCtx  context.Context         // ends on fatal abort or when the caller's ctx ends
 	abort   context.CancelCauseFunc // cancels runCtx
 	doCtx   context.Context         // given to Do: outlives runCtx by DrainTimeout
 	waitCtx context.Context         // given to the limiter: runCtx without its deadline
 
-	work    chan *batch[T] // producer -> workers; closed by the producer
-	results chan *batch[T] // producer, workers -> collector; closed when both are done
-	free    chan *batch[T] // collector -> producer: recycled batches
-	made    int            // batches allocated (producer only)
+	batches chan *batch[T] // batcher -> dispatcher; closed by the batcher
+	work    chan job[T]    // dispatcher -> workers; closed by the dispatcher
+	events  chan event[T]  // workers -> dispatcher: what became of each job handed out
+	results chan *batch[T] // batcher, workers -> collector; closed when both are done
+	free    chan *batch[T] // collector -> batcher: recycled batches
+	made    int            // batches allocated (batcher only)
 	maxMade int
 
 	read    int64 // items read (producer; read after it exits)
 	readErr error // the source's fatal error (producer; read after it exits)
+	peak    int   // most jobs in flight (dispatcher; read after it exits)
 }
 
-// batch is the unit that travels the pipeline: the valid items of one request, their
-// results, and the invalid items read alongside them.
+// batch is the unit that travels the pipeline: the items of one request, their results,
+// and the settled items (invalid, skipped, unchanged) read alongside them.
 type batch[T any] struct {
-	items []Item[T]   // valid items, sent together
-	res   []Result[T] // res[i] is the outcome of items[i]; filled by a worker
-	bad   []Result[T] // results of invalid items, filled by the producer
-	bytes int         // sum of items[i].Size
+	items   []Item[T]   // items to send, together
+	res     []Result[T] // res[i] is the outcome of items[i]; filled by the workers
+	settled []Result[T] // results of the items that are not sent, filled by the batcher
+	bytes   int         // sum of items[i].Size
+	start   time.Time   // when a worker first took up the batch
+	pending atomic.Int32
 }
 
 // get returns an empty batch, recycling one when available. It may block until the
@@ -186,14 +219,14 @@ func (e *engine[T]) collect(sum *Summary) {
 			sum.count(b.res[i].Status)
 			e.opts.OnResult(b.res[i])
 		}
-		for i := range b.bad {
-			sum.count(StatusInvalid)
-			e.opts.OnResult(b.bad[i])
+		for i := range b.settled {
+			sum.count(b.settled[i].Status)
+			e.opts.OnResult(b.settled[i])
 		}
 		clear(b.items)
 		clear(b.res)
-		clear(b.bad)
-		b.items, b.res, b.bad, b.bytes = b.items[:0], b.res[:0], b.bad[:0], 0
+		clear(b.settled)
+		b.items, b.res, b.settled, b.bytes, b.start = b.items[:0], b.res[:0], b.settled[:0], 0, time.Time{}
 		e.free <- b // never blocks: free holds every batch ever made
 	}
 }
@@ -204,6 +237,10 @@ func (s *Summary) count(st Status) {
 		s.OK++
 	case StatusInvalid:
 		s.Invalid++
+	case StatusSkipped:
+		s.Skipped++
+	case StatusUnchanged:
+		s.Unchanged++
 	default:
 		s.Failed++
 	}

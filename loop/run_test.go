@@ -60,6 +60,8 @@ func classifyTest(code int, err error) loop.Verdict {
 		return loop.Verdict{}
 	case errors.Is(err, errThrottle):
 		return loop.Verdict{Throttled: true, RetryAfter: time.Second}
+	case errors.Is(err, errSystemic):
+		return loop.Verdict{Systemic: true}
 	}
 	return loop.Verdict{Retry: true}
 }
@@ -74,9 +76,9 @@ func TestRunBatching(t *testing.T) {
 		wantBatches int
 	}{
 		{name: "single items", n: 10, wantMaxLen: 1, wantBatches: 10},
-		{name: "batches of 4", n: 10, opts: loop.Options[int]{BatchSize: 4, Workers: 1}, wantMaxLen: 4, wantBatches: 3},
-		{name: "byte bound", n: 10, size: 10, opts: loop.Options[int]{BatchSize: 100, BatchBytes: 25, Workers: 2}, wantMaxLen: 2, wantBatches: 5},
-		{name: "invalid items never sent", n: 10, bad: []int64{0, 3, 9}, opts: loop.Options[int]{BatchSize: 3, Workers: 3}, wantMaxLen: 3, wantBatches: 3},
+		{name: "batches of 4", n: 10, opts: loop.Options[int]{BatchSize: 4, Concurrency: 1}, wantMaxLen: 4, wantBatches: 3},
+		{name: "byte bound", n: 10, size: 10, opts: loop.Options[int]{BatchSize: 100, BatchBytes: 25, Concurrency: 2}, wantMaxLen: 2, wantBatches: 5},
+		{name: "invalid items never sent", n: 10, bad: []int64{0, 3, 9}, opts: loop.Options[int]{BatchSize: 3, Concurrency: 3}, wantMaxLen: 3, wantBatches: 3},
 		{name: "all invalid", n: 5, bad: []int64{0, 1, 2, 3, 4}, opts: loop.Options[int]{BatchSize: 2}, wantMaxLen: 0, wantBatches: 0},
 	}
 	for _, tt := range tests {
@@ -202,7 +204,7 @@ func TestFatalStopsRun(t *testing.T) {
 		}}
 		var c collector
 		src := &sliceSource{n: 1000}
-		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{Workers: 2, BatchSize: 2, Classify: classifyTest, OnResult: c.add})
+		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{Concurrency: 2, BatchSize: 2, Classify: classifyTest, OnResult: c.add})
 		var ae *loop.AbortError
 		if !errors.As(err, &ae) || !errors.Is(err, errAuth) {
 			t.Fatalf("Run = %v, want an AbortError wrapping %v", err, errAuth)
@@ -244,7 +246,7 @@ func TestCancelMidRun(t *testing.T) {
 		var c collector
 		start := time.Now()
 		sum, err := loop.Run(ctx, &sliceSource{n: 1 << 40}, act, loop.Options[int]{
-			Workers: 4, BatchSize: 3, OnResult: c.add, Backoff: func(int) time.Duration { return 300 * time.Millisecond },
+			Concurrency: 4, BatchSize: 3, OnResult: c.add, Backoff: func(int) time.Duration { return 300 * time.Millisecond },
 		})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run = %v, want context.Canceled", err)
@@ -282,7 +284,7 @@ func TestDrainTimeout(t *testing.T) {
 		act := &recorder{latency: time.Hour}
 		var c collector
 		start := time.Now()
-		sum, err := loop.Run(ctx, &sliceSource{n: 10}, act, loop.Options[int]{Workers: 2, DrainTimeout: 2 * time.Second, OnResult: c.add})
+		sum, err := loop.Run(ctx, &sliceSource{n: 10}, act, loop.Options[int]{Concurrency: 2, DrainTimeout: 2 * time.Second, OnResult: c.add})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Run = %v, want context.DeadlineExceeded", err)
 		}
@@ -327,4 +329,40 @@ func TestSourceError(t *testing.T) {
 	if i := slices.IndexFunc(res, func(r loop.Result[int]) bool { return r.Status != loop.StatusOK }); i >= 0 || sum.OK != 7 {
 		t.Errorf("items read before the error were not all sent: %+v", sum)
 	}
+}
+
+// TestSettledItems: items the source marks skipped or unchanged are reported with that
+// status, attempts 0, and never sent; they count as successes and in the Summary.
+func TestSettledItems(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &sliceSource{n: 10, bad: map[int64]bool{4: true}, settled: map[int64]loop.Status{
+			0: loop.StatusSkipped, 3: loop.StatusUnchanged, 4: loop.StatusSkipped, 9: loop.StatusUnchanged,
+		}}
+		act := &recorder{}
+		var c collector
+		sum, err := loop.Run(t.Context(), src, act, loop.Options[int]{BatchSize: 4, OnResult: c.add})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		want := map[int64]loop.Status{0: loop.StatusSkipped, 3: loop.StatusUnchanged, 4: loop.StatusInvalid, 9: loop.StatusUnchanged}
+		for i, r := range c.byIndex(t, 10) {
+			w, ok := want[int64(i)]
+			if !ok {
+				w = loop.StatusOK
+			}
+			if r.Status != w || (w != loop.StatusOK && r.Attempts != 0) || r.Status.Success() != (w != loop.StatusInvalid) {
+				t.Errorf("item %d: %s after %d attempts, want %s", i, r.Status, r.Attempts, w)
+			}
+		}
+		for _, call := range act.calls {
+			for _, i := range call.idx {
+				if _, ok := want[i]; ok {
+					t.Errorf("item %d was sent", i)
+				}
+			}
+		}
+		if sum.Read != 10 || sum.OK != 6 || sum.Skipped != 1 || sum.Unchanged != 2 || sum.Invalid != 1 || sum.Failed != 0 {
+			t.Errorf("summary %+v, want 10 read: 6 ok, 1 skipped, 2 unchanged, 1 invalid", sum)
+		}
+	})
 }

@@ -5,166 +5,147 @@ import (
 	"time"
 )
 
-// workerState is one worker's scratch space and counters; only that worker touches it
-// until Run sums the counters after every worker has exited.
+// workerState is one worker's counters; only that worker touches them until Run sums
+// them after every worker has exited.
 type workerState struct {
-	stack                                []span
 	requests, retries, throttled, splits int64
 }
 
-// span is a request: the items b.items[lo:hi], already carried by base earlier requests
-// (a bisected batch's halves inherit their parent's count).
-type span struct{ lo, hi, base int }
-
-// work1 is one worker: it processes batches until the producer closes e.work, then
-// returns. Every batch it takes goes on to the collector with every result filled.
+// work1 is one worker: it makes one attempt per job the dispatcher hands it, and reports
+// each job back as one event, until e.work is closed.
 func (e *engine[T]) work1(w *workerState) {
-	for b := range e.work {
-		start := time.Now()
-		b.res = b.res[:len(b.items)]
-		w.stack = append(w.stack[:0], span{0, len(b.items), 0})
-		for len(w.stack) > 0 {
-			s := w.stack[len(w.stack)-1]
-			w.stack = w.stack[:len(w.stack)-1]
-			e.request(w, b, s, start)
-		}
-		e.results <- b
+	for j := range e.work {
+		e.events <- e.attempt(w, j)
 	}
 }
 
-// request makes the attempts of one request until its items have an outcome, or
-// bisects it (pushing the halves on w.stack).
-func (e *engine[T]) request(w *workerState, b *batch[T], s span, start time.Time) {
-	items := b.items[s.lo:s.hi]
-	var (
-		tries   int // calls of Do for this request
-		counted int // of which count against MaxAttempts
-	)
-	for {
-		if err := e.turn(); err != nil {
-			if tries == 0 {
-				e.fill(b, s, start, StatusFailed, s.base, 0, notSent(err))
-			} else {
-				last := b.res[s.lo]
-				e.fill(b, s, start, StatusFailed, s.base+tries, last.Code, fmt.Errorf("%w (no retry: %w)", last.Err, err))
-			}
-			return
-		}
-		tries++
-		counted++
-		w.requests++
-		if tries > 1 {
-			w.retries++
-		}
-		code, err := e.act.Do(e.doCtx, items, tries)
-		if err == nil {
-			if e.fb != nil {
-				e.fb.Accepted()
-			}
-			e.fill(b, s, start, StatusOK, s.base+tries, code, nil)
-			return
-		}
-		v := e.opts.Classify(code, err)
-		// The loop's gate owns the cooldown and its budget; the limiter hears of a
-		// Retry-After only when the gate took it, so a spent budget bounds every pause.
-		var holdErr error
-		if v.RetryAfter > 0 && !v.Fatal {
-			holdErr = e.gate.HoldWithin(time.Now().Add(v.RetryAfter), e.opts.RateLimitBudget)
-		}
-		if v.Throttled {
-			w.throttled++
-			if e.fb != nil {
-				wait := v.RetryAfter
-				if holdErr != nil {
-					wait = 0
-				}
-				e.fb.Throttled(wait)
-			}
-		}
-		// Keep the last failure in the first result: it is what a retry that cannot
-		// start reports.
-		b.res[s.lo].Code, b.res[s.lo].Err = code, err
-		switch {
-		case v.Fatal:
-			e.abort(&AbortError{Err: err})
-			e.fill(b, s, start, StatusFailed, s.base+tries, code, err)
-			return
-		case v.RetryAfter > 0:
-			counted--
-			if holdErr != nil {
-				e.fill(b, s, start, StatusFailed, s.base+tries, code,
-					fmt.Errorf("%w (%v): %w", ErrRateLimitBudget, e.opts.RateLimitBudget, err))
-				return
-			}
-		case v.Retry:
-			if counted >= e.opts.MaxAttempts {
-				e.fill(b, s, start, StatusFailed, s.base+tries, code, &GaveUpError{Attempts: counted, Err: err})
-				return
-			}
-			e.sleep(e.opts.Backoff(counted)) // an interruption is seen by turn
-		case s.hi-s.lo > 1:
-			w.splits++
-			mid := s.lo + (s.hi-s.lo)/2
-			w.stack = append(w.stack, span{mid, s.hi, s.base + tries}, span{s.lo, mid, s.base + tries})
-			return
-		default:
-			e.fill(b, s, start, StatusFailed, s.base+tries, code, err)
-			return
-		}
+// attempt makes one attempt at j (or none, if the run has stopped) and says what became
+// of it: settled (every item of j has its result), parked (to go again at j.wake: a
+// backoff, a Retry-After) or split (a permanent refusal of several items: the halves go
+// as new requests).
+func (e *engine[T]) attempt(w *workerState, j job[T]) event[T] {
+	if j.tries == 0 && j.base == 0 {
+		j.b.start = time.Now() // j is the batch's only job yet: no other goroutine reads it
 	}
+	waited, err := e.turn()
+	if err != nil {
+		if j.tries == 0 {
+			e.finish(j, StatusFailed, 0, notSent(err))
+		} else {
+			e.finish(j, StatusFailed, j.code, fmt.Errorf("%w (no retry: %w)", j.err, err))
+		}
+		return event[T]{kind: settled}
+	}
+	if until := e.holds.Until(); !until.IsZero() && time.Now().Before(until) {
+		// The limiter let this attempt go inside a Retry-After window this run passed on
+		// to it (a Limiter that does not keep the Feedback contract): go again after it.
+		j.wake = until
+		return event[T]{kind: parked, job: j}
+	}
+	j.tries++
+	j.counted++
+	w.requests++
+	if j.tries > 1 {
+		w.retries++
+	}
+	start := time.Now()
+	code, err := e.act.Do(e.doCtx, j.b.items[j.lo:j.hi], j.tries)
+	ev := event[T]{kind: settled, attempted: true, seq: j.seq, rtt: time.Since(start), wait: waited}
+	if err == nil {
+		e.fb.Accepted()
+		e.finish(j, StatusOK, code, nil)
+		ev.ok = true
+		return ev
+	}
+	v := e.opts.Classify(code, err)
+	// The limiter holds the cooldown; the run keeps the budget, and passes on only the
+	// holds that fit it, so that a spent budget bounds every pause.
+	var holdErr error
+	if v.RetryAfter > 0 && !v.Fatal {
+		holdErr = e.holds.HoldWithin(time.Now().Add(v.RetryAfter), e.opts.RateLimitBudget)
+	}
+	if v.Throttled {
+		w.throttled++
+	}
+	if v.Throttled || v.RetryAfter > 0 {
+		wait := v.RetryAfter
+		if holdErr != nil {
+			wait = 0
+		}
+		e.fb.Throttled(wait)
+	}
+	j.code, j.err = code, err
+	switch {
+	case v.Fatal:
+		e.abort(&AbortError{Err: err})
+		e.finish(j, StatusFailed, code, err)
+	case v.RetryAfter > 0:
+		j.counted--
+		if holdErr != nil {
+			e.finish(j, StatusFailed, code, fmt.Errorf("%w (%v): %w", ErrRateLimitBudget, e.opts.RateLimitBudget, err))
+			break
+		}
+		j.wake = e.holds.Until()
+		ev.kind, ev.job = parked, j
+	case v.Retry:
+		if j.counted >= e.opts.MaxAttempts {
+			e.finish(j, StatusFailed, code, &GaveUpError{Attempts: j.counted, Err: err})
+			break
+		}
+		j.wake = time.Now().Add(e.opts.Backoff(j.counted))
+		ev.kind, ev.job = parked, j
+	case v.Systemic:
+		e.finish(j, StatusFailed, code, err)
+		ev.refusal = err
+	case j.hi-j.lo > 1:
+		w.splits++
+		mid := j.lo + (j.hi-j.lo)/2
+		half := job[T]{b: j.b, base: j.base + j.tries}
+		ev.kind = split
+		ev.job, ev.job2 = half, half
+		ev.job.lo, ev.job.hi = j.lo, mid
+		ev.job2.lo, ev.job2.hi = mid, j.hi
+		j.b.pending.Add(1)
+	default:
+		e.finish(j, StatusFailed, code, err)
+	}
+	return ev
 }
 
-// turn waits until an attempt may start: the cooldown gate is open and the limiter grants
-// it. A worker that gets its token while the gate is held waits for the gate and then
-// for a fresh token, so that workers do not all fire together when a pause ends. turn
-// returns why not when the run has stopped; a limiter error aborts the run.
-func (e *engine[T]) turn() error {
-	ctx := e.runCtx
-	for {
-		if ctx.Err() != nil {
-			return e.stopReason()
-		}
-		if err := e.gate.Wait(ctx); err != nil {
-			return e.stopReason()
-		}
-		if e.opts.Limiter == nil {
-			return nil
-		}
-		if err := e.opts.Limiter.Wait(e.waitCtx); err != nil {
-			if ctx.Err() != nil || e.waitCtx.Err() != nil {
-				return e.stopReason()
-			}
-			// A limiter that fails for its own reasons (a shared store is down) would
-			// fail every item: stop the run instead.
-			e.abort(&AbortError{Err: fmt.Errorf("limiter: %w", err)})
-			return e.stopReason()
-		}
-		if ctx.Err() != nil {
-			return e.stopReason()
-		}
-		if !time.Now().Before(e.gate.Until()) {
-			return nil
-		}
+// turn waits until an attempt may start, that is until the limiter grants it (a Feedback
+// limiter holds it through every Retry-After cooldown). It returns how long it waited,
+// and why not when the run has stopped; a limiter error aborts the run.
+func (e *engine[T]) turn() (time.Duration, error) {
+	if e.runCtx.Err() != nil {
+		return 0, e.stopReason()
 	}
+	start := time.Now()
+	if err := e.lim.Wait(e.waitCtx); err != nil {
+		if e.runCtx.Err() != nil || e.waitCtx.Err() != nil {
+			return 0, e.stopReason()
+		}
+		// A limiter that fails for its own reasons (a shared store is down) would
+		// fail every item: stop the run instead.
+		e.abort(&AbortError{Err: fmt.Errorf("limiter: %w", err)})
+		return 0, e.stopReason()
+	}
+	if e.runCtx.Err() != nil {
+		return 0, e.stopReason()
+	}
+	return time.Since(start), nil
 }
 
-// sleep waits d, or less if the run stops.
-func (e *engine[T]) sleep(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-e.runCtx.Done():
-	}
-}
-
-// fill sets the results of the items of s.
-func (e *engine[T]) fill(b *batch[T], s span, start time.Time, st Status, attempts, code int, err error) {
-	d := time.Since(start)
-	for i := s.lo; i < s.hi; i++ {
+// finish gives every item of j its final result, lets the next items of their keys go,
+// and hands the batch on to the collector once all of its requests have finished.
+func (e *engine[T]) finish(j job[T], st Status, code int, err error) {
+	b := j.b
+	attempts := j.base + j.tries
+	d := time.Since(b.start)
+	for i := j.lo; i < j.hi; i++ {
 		b.res[i] = Result[T]{Item: b.items[i], Status: st, Attempts: attempts, Code: code, Err: err, Duration: d}
+	}
+	e.order.release(b.items[j.lo:j.hi])
+	if b.pending.Add(-1) == 0 {
+		e.results <- b
 	}
 }

@@ -22,6 +22,7 @@ func TestAcceptanceStatusMatrix(t *testing.T) {
 	short := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.Timeout = 100 * time.Millisecond })
 	retry := segment.Verdict{Retry: true}
 	permanent := segment.Verdict{}
+	endpoint := segment.Verdict{Endpoint: true}
 	tests := []struct {
 		name   string
 		resp   segmenttest.Response
@@ -45,17 +46,17 @@ func TestAcceptanceStatusMatrix(t *testing.T) {
 		{"502", segmenttest.Response{Status: 502}, c, 502, retry},
 		{"503", segmenttest.Response{Status: 503}, c, 503, retry},
 		{"504", segmenttest.Response{Status: 504}, c, 504, retry},
-		{"501", segmenttest.Response{Status: 501}, c, 501, permanent},
-		{"505", segmenttest.Response{Status: 505}, c, 505, permanent},
-		{"511", segmenttest.Response{Status: 511}, c, 511, permanent},
+		{"501", segmenttest.Response{Status: 501}, c, 501, endpoint},
+		{"505", segmenttest.Response{Status: 505}, c, 505, endpoint},
+		{"511", segmenttest.Response{Status: 511}, c, 511, endpoint},
 		{"400", segmenttest.Response{Status: 400}, c, 400, permanent},
 		{"401", segmenttest.Response{Status: 401}, c, 401, segment.Verdict{Fatal: true}},
 		{"403", segmenttest.Response{Status: 403}, c, 403, segment.Verdict{Fatal: true}},
-		{"404", segmenttest.Response{Status: 404}, c, 404, permanent},
+		{"404", segmenttest.Response{Status: 404}, c, 404, endpoint},
 		{"413", segmenttest.Response{Status: 413}, c, 413, permanent},
-		{"301", segmenttest.Response{Status: 301}, c, 301, permanent},
-		{"302", segmenttest.Response{Status: 302, Location: "/v1/elsewhere"}, c, 302, permanent},
-		{"308", segmenttest.Response{Status: 308}, c, 308, permanent},
+		{"301", segmenttest.Response{Status: 301}, c, 301, endpoint},
+		{"302", segmenttest.Response{Status: 302, Location: "/v1/elsewhere"}, c, 302, endpoint},
+		{"308", segmenttest.Response{Status: 308}, c, 308, endpoint},
 		{"connection reset", segmenttest.Response{Reset: true}, c, 0, retry},
 		{"timeout", segmenttest.Response{Delay: time.Minute}, short, 0, retry},
 	}

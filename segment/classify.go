@@ -2,6 +2,8 @@ package segment
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -65,6 +67,12 @@ type Verdict struct {
 	// Fatal: the write key was refused (401/403); every further request will
 	// fail the same way, so the whole run should stop.
 	Fatal bool
+	// Endpoint: a permanent refusal that speaks about the endpoint, not about
+	// the events (404, 405, 3xx, 501, 505, 511, a TLS certificate that fails
+	// verification, a server that does not speak TLS): splitting the batch
+	// cannot help, and if every request is refused this way the endpoint is
+	// wrong. Retry is false.
+	Endpoint bool
 }
 
 // Classify turns the error of one Client call into a Verdict, following the
@@ -74,9 +82,12 @@ type Verdict struct {
 //   - 429: Retry and Throttled, with RetryAfter when the server sent one.
 //   - 408, 410, 460, and 5xx except 501, 505 and 511: Retry.
 //   - 401 and 403: permanent and Fatal.
-//   - every other status (400, 404, 413, 422, other 4xx, 501, 505, 511,
-//     1xx, 3xx): permanent.
+//   - 404, 405, 3xx, 501, 505 and 511: permanent, Endpoint.
+//   - every other status (400, 413, 422, other 4xx, 1xx): permanent.
 //   - context.Canceled anywhere in the chain: permanent (the caller stopped).
+//   - a TLS certificate that fails verification (unknown authority, wrong
+//     host name, expired, ...) or an answer that is not TLS: permanent,
+//     Endpoint (retrying cannot fix a certificate).
 //   - network errors, connection resets, unexpected EOFs and timeouts
 //     (including a per-request context.DeadlineExceeded): Retry.
 //   - a *ValidationError and any other error: permanent.
@@ -90,6 +101,9 @@ func Classify(err error) Verdict {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, ErrInvalid) {
 		return Verdict{}
+	}
+	if IsTLSError(err) {
+		return Verdict{Endpoint: true}
 	}
 	if isNetworkError(err) {
 		return Verdict{Retry: true}
@@ -106,13 +120,32 @@ func classifyStatus(se *StatusError) Verdict {
 		return Verdict{Fatal: true}
 	case code == http.StatusRequestTimeout || code == http.StatusGone || code == 460:
 		return Verdict{Retry: true}
-	case code == http.StatusNotImplemented || code == http.StatusHTTPVersionNotSupported ||
+	case code == http.StatusNotFound || code == http.StatusMethodNotAllowed || code >= 300 && code <= 399 ||
+		code == http.StatusNotImplemented || code == http.StatusHTTPVersionNotSupported ||
 		code == http.StatusNetworkAuthenticationRequired:
-		return Verdict{}
+		return Verdict{Endpoint: true}
 	case code >= 500 && code <= 599:
 		return Verdict{Retry: true}
 	}
 	return Verdict{}
+}
+
+// IsTLSError reports whether err is a TLS failure that says the endpoint
+// cannot be trusted or does not speak TLS: a certificate that fails
+// verification (its error, e.g. "x509: certificate signed by unknown
+// authority", names the problem), or a first record that is not TLS.
+func IsTLSError(err error) bool {
+	var (
+		cv  *tls.CertificateVerificationError
+		rh  tls.RecordHeaderError
+		ua  x509.UnknownAuthorityError
+		hn  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		sr  x509.SystemRootsError
+		cve x509.ConstraintViolationError
+	)
+	return errors.As(err, &cv) || errors.As(err, &rh) || errors.As(err, &ua) || errors.As(err, &hn) ||
+		errors.As(err, &ci) || errors.As(err, &sr) || errors.As(err, &cve)
 }
 
 // isNetworkError reports whether err is a transport failure worth retrying.

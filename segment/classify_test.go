@@ -2,10 +2,15 @@ package segment_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +22,7 @@ func TestClassify(t *testing.T) {
 	status := func(code int) error { return &segment.StatusError{Code: code} }
 	retry := segment.Verdict{Retry: true}
 	permanent := segment.Verdict{}
+	endpoint := segment.Verdict{Endpoint: true}
 	tests := []struct {
 		name string
 		err  error
@@ -36,18 +42,19 @@ func TestClassify(t *testing.T) {
 		{"503", status(503), retry},
 		{"504", status(504), retry},
 		{"599", status(599), retry},
-		{"501", status(501), permanent},
-		{"505", status(505), permanent},
-		{"511", status(511), permanent},
+		{"501", status(501), endpoint},
+		{"505", status(505), endpoint},
+		{"511", status(511), endpoint},
 		{"400", status(400), permanent},
 		{"401 fatal", status(401), segment.Verdict{Fatal: true}},
 		{"403 fatal", status(403), segment.Verdict{Fatal: true}},
-		{"404", status(404), permanent},
+		{"404", status(404), endpoint},
+		{"405", status(405), endpoint},
 		{"413", status(413), permanent},
 		{"422", status(422), permanent},
 		{"418 other 4xx", status(418), permanent},
-		{"301", status(301), permanent},
-		{"307", status(307), permanent},
+		{"301", status(301), endpoint},
+		{"307", status(307), endpoint},
 		{"wrapped status", fmt.Errorf("item 3: %w", status(503)), retry},
 		{"request error", &segment.RequestError{Path: "/v1/batch", Err: errors.New("dial tcp: refused")}, retry},
 		{"per-request timeout", &segment.RequestError{Path: "/v1/batch", Err: context.DeadlineExceeded}, retry},
@@ -55,6 +62,10 @@ func TestClassify(t *testing.T) {
 		{"bare canceled", context.Canceled, permanent},
 		{"connection reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, retry},
 		{"unexpected EOF", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), retry},
+		{"unknown authority", &segment.RequestError{Path: "/v1/batch", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}}, endpoint},
+		{"wrong host name", &segment.RequestError{Path: "/v1/batch", Err: x509.HostnameError{Host: "api.segment.io"}}, endpoint},
+		{"expired", &segment.RequestError{Path: "/v1/batch", Err: x509.CertificateInvalidError{Reason: x509.Expired}}, endpoint},
+		{"not TLS", &segment.RequestError{Path: "/v1/batch", Err: tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}}, endpoint},
 		{"validation", &segment.ValidationError{Field: "email", Msg: "bad"}, permanent},
 		{"unknown", errors.New("something else"), permanent},
 	}
@@ -122,5 +133,24 @@ func TestParseRetryAfter(t *testing.T) {
 				t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.v, got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestClassifySelfSignedEndpoint sends to a real TLS server whose certificate no system
+// root signed: the failure is the endpoint's, not retryable, and its error names the
+// certificate problem.
+func TestClassifySelfSignedEndpoint(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	client, err := segment.NewClient(segment.Config{WriteKey: "k", Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Batch(context.Background(), [][]byte{[]byte(`{"type":"identify","userId":"u1"}`)}, 0)
+	if got := segment.Classify(err); got != (segment.Verdict{Endpoint: true}) || !segment.IsTLSError(err) {
+		t.Fatalf("Classify(%v) = %+v, want Endpoint", err, got)
+	}
+	if !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") {
+		t.Errorf("error %q does not name the certificate problem", err)
 	}
 }

@@ -93,7 +93,7 @@ func (x *executor) execute(ctx context.Context, run runstore.Run) {
 		RunKey:       run.RunKey,
 		Client:       countingSender{c: client, m: x.metrics},
 		BatchSize:    batch,
-		Workers:      x.cfg.Workers,
+		Concurrency:  x.cfg.Workers,
 		MaxAttempts:  attempts,
 		Limiter:      share,
 		DrainTimeout: x.cfg.Timeout + time.Second,

@@ -87,7 +87,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
 		RunKey:       runKey,
 		Client:       countingSender{c: client, m: s.metrics},
 		BatchSize:    1,
-		Workers:      1,
+		Concurrency:  1,
 		MaxAttempts:  s.cfg.MaxAttempts,
 		Limiter:      s.shares.get(dest).identify,
 		DrainTimeout: time.Second,

@@ -12,20 +12,20 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
 )
 
-// Defaults of the import flags. The rate stays at a quarter of Segment's
-// recommended 1,000 requests/s per workspace, so a few jobs can share one;
-// the adaptive limiter lowers it further when Segment answers 429.
+// Defaults of the import flags that are the command's own; the others are
+// the library's (segloop, loop and segment Default constants). The rate stays
+// at a quarter of Segment's recommended 1,000 requests/s per workspace, so a
+// few jobs can share one; the adaptive limiter lowers it further when Segment
+// answers 429.
 const (
-	defaultRate        = 250
-	defaultConcurrency = 8
-	defaultBatch       = 100
-	defaultMaxAttempts = 5
-	defaultTimeout     = 15 * time.Second
-	recommendedRate    = 1000
+	defaultRate     = 250
+	recommendedRate = 1000
 )
 
 // importFlags is the parsed command line of segloop import.
@@ -41,7 +41,8 @@ type importFlags struct {
 	rate        float64
 	burst       int
 	adaptive    bool
-	concurrency int
+	concurrency concurrency
+	maxConc     int
 	batch       int
 	maxAttempts int
 	timeout     time.Duration
@@ -75,10 +76,11 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.Float64Var(&f.rate, "rate", defaultRate, "requests per second ceiling (token bucket; 0 = no limit)")
 	fs.IntVar(&f.burst, "burst", 0, "token bucket burst (default: a tenth of the rate, at least 1)")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "lower the rate on 429s and climb back on successes (never above --rate)")
-	fs.IntVar(&f.concurrency, "concurrency", defaultConcurrency, "requests in flight at once")
-	fs.IntVar(&f.batch, "batch", defaultBatch, "items per request, up to 2500 (1 uses /v1/identify)")
-	fs.IntVar(&f.maxAttempts, "max-attempts", defaultMaxAttempts, "attempts per request for retryable failures")
-	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "timeout of one request")
+	fs.Var(&f.concurrency, "concurrency", "requests in flight at once: auto (follow the round trip, so that --rate is the bound) or a fixed N")
+	fs.IntVar(&f.maxConc, "max-concurrency", loop.DefaultMaxConcurrency, "cap of --concurrency auto")
+	fs.IntVar(&f.batch, "batch", segloop.DefaultBatchSize, "items per request, up to 2500 (1 uses /v1/identify)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", loop.DefaultMaxAttempts, "attempts per request for retryable failures")
+	fs.DurationVar(&f.timeout, "timeout", segment.DefaultTimeout, "timeout of one request")
 	fs.StringVar(&f.results, "results", "", "write per-item results (NDJSON) to `FILE` instead of stdout")
 	fs.StringVar(&f.failed, "failed", "", "write failed and invalid items to `FILE`, in the input's format, with _status and _error added")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
@@ -133,8 +135,8 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, usageError("import: --rate must be 0 (no limit) or more, got %v", f.rate)
 	case f.burst < 0:
 		return nil, usageError("import: --burst must be positive, got %d", f.burst)
-	case f.concurrency < 1:
-		return nil, usageError("import: --concurrency must be at least 1, got %d", f.concurrency)
+	case f.maxConc < 1:
+		return nil, usageError("import: --max-concurrency must be at least 1, got %d", f.maxConc)
 	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
 		return nil, usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
 	case f.maxAttempts < 1:
@@ -237,6 +239,29 @@ func (f *importFlags) checkPaths() error {
 
 // isCSV reports whether format is CSV or its tab-separated variant.
 func isCSV(format source.Format) bool { return format == source.CSV || format == source.TSV }
+
+// concurrency is --concurrency: "auto" (the zero value, 0) or a fixed count.
+type concurrency int
+
+func (c *concurrency) String() string {
+	if c == nil || *c == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(int(*c))
+}
+
+func (c *concurrency) Set(s string) error {
+	if s == "auto" {
+		*c = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return fmt.Errorf("--concurrency wants auto or a count of at least 1, got %q", s)
+	}
+	*c = concurrency(n)
+	return nil
+}
 
 // failureLimit is --max-failures: a count, or a percentage of items finished.
 // The zero value sets no limit.

@@ -123,18 +123,19 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	defer prog.Stop()
 
 	cfg := segloop.Config{
-		Source:       src,
-		Mapping:      m,
-		Trigger:      trigger,
-		RunKey:       runKey,
-		BatchSize:    f.batch,
-		Workers:      f.concurrency,
-		MaxAttempts:  f.maxAttempts,
-		Limiter:      lim,
-		DrainTimeout: f.timeout + time.Second,
-		DryRun:       f.dryRun,
-		KeepSource:   out.failed != nil,
-		OnResult:     out.record,
+		Source:         src,
+		Mapping:        m,
+		Trigger:        trigger,
+		RunKey:         runKey,
+		BatchSize:      f.batch,
+		Concurrency:    int(f.concurrency),
+		MaxConcurrency: f.maxConc,
+		MaxAttempts:    f.maxAttempts,
+		Limiter:        lim,
+		DrainTimeout:   f.timeout + time.Second,
+		DryRun:         f.dryRun,
+		KeepSource:     out.failed != nil,
+		OnResult:       out.record,
 	}
 	if client != nil {
 		cfg.Client = client
@@ -144,6 +145,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	start := time.Now()
 	sum, runErr := segloop.Run(ctx, cfg)
+	runErr = explainRefusal(runErr)
 	prog.Stop()
 	out.close() // every output on disk before the run is judged: a result not written is not done
 

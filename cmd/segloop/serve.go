@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/runstore"
 	"github.com/segloop/segloop/segment"
@@ -123,9 +125,9 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&f.burst, "burst", 0, "")
 	fs.BoolVar(&f.adaptive, "adaptive", true, "")
 	fs.Var(concurrencyFlag{&f.concurrency}, "concurrency", "")
-	fs.IntVar(&f.batch, "batch", defaultBatch, "")
-	fs.IntVar(&f.maxAttempts, "max-attempts", defaultMaxAttempts, "")
-	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "")
+	fs.IntVar(&f.batch, "batch", segloop.DefaultBatchSize, "")
+	fs.IntVar(&f.maxAttempts, "max-attempts", loop.DefaultMaxAttempts, "")
+	fs.DurationVar(&f.timeout, "timeout", segment.DefaultTimeout, "")
 	fs.IntVar(&f.maxRuns, "max-runs", serve.DefaultMaxRuns, "")
 	fs.Int64Var(&f.maxBody, "max-body", serve.DefaultMaxBody, "")
 	fs.StringVar(&f.redis, "redis", "", "")

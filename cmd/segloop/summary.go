@@ -69,7 +69,7 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 		}
 	}
 	fmt.Fprintf(&b, "segloop: %d items in %s (%.1f items/s): %d ok, %d invalid, %d failed",
-		r.Read+r.Skipped, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
+		r.Read, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped (done in an earlier run)", r.Skipped)
 	}

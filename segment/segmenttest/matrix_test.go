@@ -19,6 +19,7 @@ func TestStatusMatrix(t *testing.T) {
 	date := func(d time.Duration) string { return now.Add(d).Format(http.TimeFormat) }
 	retry := segment.Verdict{Retry: true}
 	permanent := segment.Verdict{}
+	endpoint := segment.Verdict{Endpoint: true} // permanent, and about the endpoint
 	throttled := func(d time.Duration) segment.Verdict {
 		return segment.Verdict{Retry: true, Throttled: true, RetryAfter: d}
 	}
@@ -44,19 +45,19 @@ func TestStatusMatrix(t *testing.T) {
 		{"502", segmenttest.Response{Status: 502}, retry, false},
 		{"503", segmenttest.Response{Status: 503, RetryAfter: "5"}, retry, false},
 		{"504", segmenttest.Response{Status: 504}, retry, false},
-		{"501", segmenttest.Response{Status: 501}, permanent, false},
-		{"505", segmenttest.Response{Status: 505}, permanent, false},
-		{"511", segmenttest.Response{Status: 511}, permanent, false},
+		{"501", segmenttest.Response{Status: 501}, endpoint, false},
+		{"505", segmenttest.Response{Status: 505}, endpoint, false},
+		{"511", segmenttest.Response{Status: 511}, endpoint, false},
 		{"400", segmenttest.Response{Status: 400, Body: "Bad Request"}, permanent, false},
 		{"401", segmenttest.Response{Status: 401}, segment.Verdict{Fatal: true}, false},
 		{"403", segmenttest.Response{Status: 403}, segment.Verdict{Fatal: true}, false},
-		{"404", segmenttest.Response{Status: 404}, permanent, false},
+		{"404", segmenttest.Response{Status: 404}, endpoint, false},
 		{"413", segmenttest.Response{Status: 413}, permanent, false},
 		{"422", segmenttest.Response{Status: 422}, permanent, false},
-		{"301 to itself", segmenttest.Response{Status: 301}, permanent, false},
-		{"302 to itself", segmenttest.Response{Status: 302}, permanent, false},
-		{"307 to itself (a follower would get 200)", segmenttest.Response{Status: 307}, permanent, false},
-		{"308 elsewhere", segmenttest.Response{Status: 308, Location: "/v1/import"}, permanent, false},
+		{"301 to itself", segmenttest.Response{Status: 301}, endpoint, false},
+		{"302 to itself", segmenttest.Response{Status: 302}, endpoint, false},
+		{"307 to itself (a follower would get 200)", segmenttest.Response{Status: 307}, endpoint, false},
+		{"308 elsewhere", segmenttest.Response{Status: 308, Location: "/v1/import"}, endpoint, false},
 		{"connection reset", segmenttest.Response{Reset: true}, retry, true},
 		{"timeout", segmenttest.Response{Delay: 10 * time.Second}, retry, true},
 	}
