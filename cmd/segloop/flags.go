@@ -5,13 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/segloop/segloop/checkpoint"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
 )
@@ -83,7 +82,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
 	fs.StringVar(&f.runKey, "run-key", "", "seed of the deterministic messageIds (default: derived from the input file, or kept in the checkpoint)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "record progress in `FILE` and resume from it")
-	fs.DurationVar(&f.ckptEvery, "checkpoint-every", time.Second, "make checkpoint progress durable at least this often (each write is an fsync)")
+	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "make finished items durable in the checkpoint within this long (each group of marks is one fsync)")
 	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
@@ -146,9 +145,6 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
 		return nil, usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
 	}
-	if err := f.checkPaths(); err != nil {
-		return nil, err
-	}
 	return f, nil
 }
 
@@ -207,28 +203,6 @@ func (f *importFlags) resolveEndpoint(region string, getenv func(string) string)
 	}
 	if f.endpoint == "" {
 		f.endpoint = segment.EndpointUS
-	}
-	return nil
-}
-
-// checkPaths refuses an output file that is the input or another output:
-// creating it would truncate what it names.
-func (f *importFlags) checkPaths() error {
-	seen := map[string]string{}
-	for _, p := range []struct{ flag, name string }{
-		{"the input", f.file}, {"--results", f.results}, {"--failed", f.failed}, {"--checkpoint", f.checkpoint},
-	} {
-		if p.name == "" || p.name == "-" || p.name == os.DevNull {
-			continue
-		}
-		abs, err := filepath.Abs(p.name)
-		if err != nil {
-			continue
-		}
-		if other, ok := seen[abs]; ok {
-			return usageError("import: %s and %s name the same file %s", other, p.flag, p.name)
-		}
-		seen[abs] = p.flag
 	}
 	return nil
 }

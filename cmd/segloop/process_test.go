@@ -86,9 +86,19 @@ func (s *syncBuffer) String() string {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startChildWith(t, nil, args...)
+}
+
+// startChildWith is startChild with setup applied to the command before it
+// starts (to give it another stdin or stdout).
+func startChildWith(t *testing.T, setup func(*exec.Cmd), args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(segloopBinary(t), args...)}
 	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
 	c.cmd.Env = append(os.Environ(), "SEGMENT_WRITE_KEY="+testWriteKey)
+	if setup != nil {
+		setup(c.cmd)
+	}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
