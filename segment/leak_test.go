@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -165,16 +166,14 @@ func unescapeJSON(b []byte) []byte {
 			out = append(out, c)
 			i++
 		case 'n', 't', 'r', 'b', 'f':
-			out = append(out, map[byte]byte{'n': '\n', 't': '\t', 'r': '\r', 'b': '\b', 'f': '\f'}[c])
+			out = append(out, strings.NewReplacer("n", "\n", "t", "\t", "r", "\r", "b", "\b", "f", "\f").Replace(string(c))...)
 			i++
 		case 'u':
-			if i+6 <= len(b) {
-				var r rune
-				if _, err := fmt.Sscanf(string(b[i+2:i+6]), "%04x", &r); err == nil && isHexDigit(b[i+2]) && isHexDigit(b[i+3]) && isHexDigit(b[i+4]) && isHexDigit(b[i+5]) {
-					out = append(out, string(r)...)
-					i += 5
-					continue
-				}
+			if i+6 <= len(b) && isHexDigit(b[i+2]) && isHexDigit(b[i+3]) && isHexDigit(b[i+4]) && isHexDigit(b[i+5]) {
+				r, _ := strconv.ParseUint(string(b[i+2:i+6]), 16, 32)
+				out = append(out, string(rune(r))...)
+				i += 5
+				continue
 			}
 			out = append(out, b[i])
 		default:

@@ -38,7 +38,11 @@ func TestScrubCut(t *testing.T) {
 	s := segment.NewScrubber(scrubKey)
 	for name, echo := range encodings(scrubKey) {
 		body := []byte("error: key " + echo + " refused")
-		for n := range len(body) + 1 {
+		first, last := len("error: key"), len(body)-len(" refused")
+		for n := first; n <= last; n++ {
+			if n > first+12 && n < last-12 && n%5 != 0 {
+				continue // the middle of the echo, sampled (FuzzScrub cuts everywhere)
+			}
 			got := s.Cut(body, n)
 			if l := leak(got, scrubKey); l != "" {
 				t.Fatalf("%s cut at %d: %s", name, n, l)

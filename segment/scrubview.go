@@ -10,6 +10,11 @@ type view struct {
 	from, to []int
 }
 
+// newView returns an empty view with room for n bytes.
+func newView(n int) view {
+	return view{b: make([]byte, 0, n), from: make([]int, 0, n), to: make([]int, 0, n)}
+}
+
 func rawView(text []byte) view {
 	v := view{b: text, from: make([]int, len(text)), to: make([]int, len(text))}
 	for k := range text {
@@ -33,7 +38,7 @@ func (w *view) add(v view, i, j int, p ...byte) {
 // unescapeJSON reads v with JSON string escapes undone wherever they appear
 // (\uXXXX in either case, \/, \", \\, \b, \f, \n, \r, \t); other bytes stay.
 func (v view) unescapeJSON() view {
-	w := view{b: make([]byte, 0, len(v.b)), from: make([]int, 0, len(v.b)), to: make([]int, 0, len(v.b))}
+	w := newView(len(v.b))
 	b := v.b
 	for k := 0; k < len(b); k++ {
 		if b[k] == '\\' && k+1 < len(b) {
@@ -64,7 +69,7 @@ func (v view) unescapeJSON() view {
 // unescapeURL reads v with %XX escapes (either case) undone wherever they
 // appear, and '+' read as a space when plus is set.
 func (v view) unescapeURL(plus bool) view {
-	w := view{b: make([]byte, 0, len(v.b)), from: make([]int, 0, len(v.b)), to: make([]int, 0, len(v.b))}
+	w := newView(len(v.b))
 	b := v.b
 	for k := 0; k < len(b); k++ {
 		switch {
@@ -86,7 +91,7 @@ func (v view) decodeHex() []view {
 	var out []view
 	for _, r := range v.runs(isHex, 2) {
 		for align := 0; align < 2 && r.hi-r.lo-align >= 2; align++ {
-			var w view
+			w := newView((r.hi - r.lo) / 2)
 			for k := r.lo + align; k+1 < r.hi; k += 2 {
 				w.add(v, k, k+2, unhex(v.b[k])<<4|unhex(v.b[k+1]))
 			}
@@ -103,7 +108,7 @@ func (v view) decodeBase64() []view {
 	var out []view
 	for _, r := range v.runs(isBase64Char, 2) {
 		for align := 0; align < 4 && r.hi-r.lo-align >= 2; align++ {
-			var w view
+			w := newView((r.hi - r.lo) * 3 / 4)
 			for g := r.lo + align; g+1 < r.hi; g += 4 {
 				var c [4]byte
 				n := min(4, r.hi-g)
