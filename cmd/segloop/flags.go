@@ -27,6 +27,15 @@ const (
 	recommendedRate    = 1000
 )
 
+// Bounds of the numeric flags: beyond them a value is a typo, not a plan
+// (a million workers exhaust memory; a timeout of centuries overflows).
+const (
+	maxRate        = 1e6
+	maxConcurrency = 1000
+	maxAttempts    = 100
+	maxDuration    = time.Hour
+)
+
 // importFlags is the parsed command line of segloop import.
 type importFlags struct {
 	file        string
@@ -126,20 +135,20 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, usageError("import: no write key: set SEGMENT_WRITE_KEY (or pass --write-key), or try --sandbox or --dry-run")
 	}
 	switch {
-	case f.rate < 0:
-		return nil, usageError("import: --rate must be 0 (no limit) or more, got %v", f.rate)
+	case !(f.rate >= 0 && f.rate <= maxRate): // NaN fails both
+		return nil, usageError("import: --rate must be 0 (no limit) or a number of requests per second up to %v, got %v", maxRate, f.rate)
 	case f.burst < 0:
 		return nil, usageError("import: --burst must be positive, got %d", f.burst)
-	case f.concurrency < 1:
-		return nil, usageError("import: --concurrency must be at least 1, got %d", f.concurrency)
+	case f.concurrency < 1 || f.concurrency > maxConcurrency:
+		return nil, usageError("import: --concurrency must be between 1 and %d, got %d", maxConcurrency, f.concurrency)
 	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
 		return nil, usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
-	case f.maxAttempts < 1:
-		return nil, usageError("import: --max-attempts must be at least 1, got %d", f.maxAttempts)
-	case f.ckptEvery <= 0:
-		return nil, usageError("import: --checkpoint-every must be positive, got %v", f.ckptEvery)
-	case f.timeout <= 0:
-		return nil, usageError("import: --timeout must be positive, got %v", f.timeout)
+	case f.maxAttempts < 1 || f.maxAttempts > maxAttempts:
+		return nil, usageError("import: --max-attempts must be between 1 and %d, got %d", maxAttempts, f.maxAttempts)
+	case f.ckptEvery <= 0 || f.ckptEvery > maxDuration:
+		return nil, usageError("import: --checkpoint-every must be positive and at most %v, got %v", maxDuration, f.ckptEvery)
+	case f.timeout <= 0 || f.timeout > maxDuration:
+		return nil, usageError("import: --timeout must be positive and at most %v, got %v", maxDuration, f.timeout)
 	case f.logFormat != "text" && f.logFormat != "json":
 		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
 	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
@@ -235,7 +244,8 @@ func (l *failureLimit) String() string {
 func (l *failureLimit) Set(s string) error {
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v <= 0 || v >= 100 {
+		if err != nil || !(v > 0 && v < 100) { // NaN fails both
+
 			return fmt.Errorf("want a percentage between 0 and 100, got %q", s)
 		}
 		*l = failureLimit{set: true, percent: v}

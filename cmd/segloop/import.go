@@ -133,8 +133,9 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	prog := startProgress(stderr, f.quiet, in.size, counted, &out.counts, lim)
 	defer prog.Stop()
 
+	read := &readWatch{Reader: src}
 	cfg := segloop.Config{
-		Source:       src,
+		Source:       read,
 		Mapping:      m,
 		Trigger:      trigger,
 		RunKey:       runKey,
@@ -165,6 +166,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		DryRun:   f.dryRun,
 		Endpoint: endpoint,
 		LastLine: out.lastLine,
+		AtEnd:    read.atEnd.Load(),
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p
@@ -266,6 +268,20 @@ func newLogger(stderr io.Writer, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// readWatch notes whether the source was read to its end, for the summary.
+type readWatch struct {
+	source.Reader
+	atEnd atomic.Bool
+}
+
+func (w *readWatch) Next() (source.Record, error) {
+	rec, err := w.Reader.Next()
+	if errors.Is(err, io.EOF) {
+		w.atEnd.Store(true)
+	}
+	return rec, err
 }
 
 // countingReader counts the bytes read through it, for the progress display.
