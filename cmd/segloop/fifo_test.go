@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -146,4 +148,31 @@ func TestProcessResultsToDevStdout(t *testing.T) {
 			t.Fatalf("%d results appended, want 50", len(lines))
 		}
 	})
+}
+
+// TestProcessCheckpointInUseByAnotherName: while one run holds a checkpoint,
+// a second run through a hard link or a symlink to it is refused, and the
+// checkpoint is left as the first run writes it.
+func TestProcessCheckpointInUseByAnotherName(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{Latency: time.Minute})
+	file := writeFile(t, "users.csv", genCSV(50))
+	ck := filepath.Join(t.TempDir(), "run.ckpt")
+	c := startChild(t, "import", "--endpoint", srv.URL, "--quiet", "--results", os.DevNull, "--checkpoint", ck, file)
+	waitFor(t, "a request in flight", func() bool { return srv.Stats().Requests > 0 || c.cmd.ProcessState != nil })
+	dir := t.TempDir()
+	hard, sym := filepath.Join(dir, "hard.ckpt"), filepath.Join(dir, "sym.ckpt")
+	if err := os.Link(ck, hard); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(ck, sym); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{hard, sym} {
+		r := runCLI(t, context.Background(), nil, importArgs(srv.URL, "--checkpoint", name, file)...)
+		if r.code == exitOK || !strings.Contains(r.stderr, "in use by another run") {
+			t.Errorf("--checkpoint %s while the child holds %s: exit %d\n%s", name, ck, r.code, r.stderr)
+		}
+	}
+	c.cmd.Process.Kill()
+	c.wait(t)
 }
