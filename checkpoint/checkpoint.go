@@ -1,7 +1,7 @@
 // Package checkpoint records, durably, which items of a run are finished, so
 // that a run killed at any moment can resume without re-sending them, and
-// with little re-sent: marks reach the disk in small groups, a few
-// milliseconds after they are made.
+// with little re-sent: marks reach the disk at once, or in small groups a
+// few milliseconds apart when they come fast.
 //
 // Items finish out of order (a worker pool), so the record is a set of
 // finished item indexes, kept as sorted half-open ranges [lo, hi). Gaps are
@@ -39,7 +39,7 @@ import (
 	"time"
 )
 
-// DefaultInterval is the grouping interval used when Options.Interval is zero.
+// DefaultInterval is the spacing of writes used when Options.Interval is zero.
 const DefaultInterval = 10 * time.Millisecond
 
 // GroupMarks is how many marks make a group big enough to be written at once,
@@ -52,10 +52,13 @@ const maxPending = 1 << 16
 
 // Options tunes a File. The zero value is ready to use.
 type Options struct {
-	// Interval bounds how long a mark stays in memory only: marks are
-	// written in groups, each at most Interval after its first mark (plus
-	// the time of a write already under way), or as soon as it holds
-	// GroupMarks marks. Zero means DefaultInterval; negative is invalid.
+	// Interval spaces the writes: pending marks are written at once when
+	// the last write is at least Interval old, else once it is, or as soon
+	// as GroupMarks marks are waiting. A mark therefore stays in memory only
+	// for at most Interval (plus the time of a write under way): sparse
+	// marks are each written at once, dense ones in groups, at most about
+	// one write (an fsync) per Interval. Zero means DefaultInterval;
+	// negative is invalid.
 	Interval time.Duration
 
 	// Verify, when set, is called with the opened file's information once
@@ -240,8 +243,9 @@ func (f *File) Done(index int64) bool {
 }
 
 // Mark records that index (0 <= index < math.MaxInt64) is finished. It does
-// no I/O: the mark is written in the background with its group, within about
-// Interval, and by Flush and Close. Marking an index twice is harmless.
+// no I/O: the mark is written in the background, with the other pending
+// marks, within Interval at most (see Options.Interval), and by Flush and
+// Close. Marking an index twice is harmless.
 //
 // Mark returns the error of the last write if it failed (the index is still
 // recorded in memory, and the write is retried with the next group): the
@@ -331,29 +335,34 @@ func (f *File) Close() error {
 	return f.closeErr
 }
 
-// writer is the background goroutine: after the first mark of a group it
-// waits Interval, or until the group is full, then writes the group. It
-// returns when Close closes stop.
+// writer is the background goroutine: when marks are pending it writes them
+// at once if the last write is at least Interval old, else once it is (or
+// sooner, when GroupMarks marks are waiting). It returns when Close closes
+// stop.
 func (f *File) writer() {
 	defer close(f.stopped)
 	t := time.NewTimer(f.interval)
 	t.Stop()
+	var last time.Time // when the last write ended
 	for {
 		select {
 		case <-f.stop:
 			return
 		case <-f.kick:
 		}
-		t.Reset(f.interval)
-		select {
-		case <-f.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		case <-f.full:
-			t.Stop()
+		if wait := f.interval - time.Since(last); wait > 0 {
+			t.Reset(wait)
+			select {
+			case <-f.stop:
+				t.Stop()
+				return
+			case <-t.C:
+			case <-f.full:
+				t.Stop()
+			}
 		}
 		_ = f.flush() // the error is kept in f.err for Mark to report
+		last = time.Now()
 	}
 }
 

@@ -11,10 +11,11 @@ import (
 	"github.com/segloop/segloop/checkpoint"
 )
 
-// TestInterval checks, on synctest's fake clock, that marks reach the disk
-// Interval after the first unwritten one, not before, that an idle File does
-// not write, and that Close stops the writer goroutine (the bubble would fail
-// on a leak).
+// TestInterval checks, on synctest's fake clock, that a mark after a quiet
+// spell is written at once, that marks within Interval of the last write
+// wait until it is Interval old (one write for all of them), that an idle
+// File does not write, and that Close stops the writer goroutine (the
+// bubble would fail on a leak).
 func TestInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "c")
@@ -30,18 +31,16 @@ func TestInterval(t *testing.T) {
 			}
 		}
 		mark(t, f, 0)
-		expect("right after Mark", [][2]int64{})
-		time.Sleep(999 * time.Millisecond)
-		expect("1ms before Interval", [][2]int64{})
-		time.Sleep(time.Millisecond)
-		expect("at Interval", [][2]int64{{0, 1}})
+		expect("right after the first Mark", [][2]int64{{0, 1}})
 
 		mark(t, f, 1)
 		time.Sleep(500 * time.Millisecond)
 		mark(t, f, 2)
-		expect("half an Interval after the next mark", [][2]int64{{0, 1}})
-		time.Sleep(500 * time.Millisecond)
-		expect("Interval after the first unwritten mark", [][2]int64{{0, 3}})
+		expect("half an Interval after the last write", [][2]int64{{0, 1}})
+		time.Sleep(499 * time.Millisecond)
+		expect("1ms before the last write is Interval old", [][2]int64{{0, 1}})
+		time.Sleep(time.Millisecond)
+		expect("Interval after the last write", [][2]int64{{0, 3}})
 
 		written, _ := os.ReadFile(path)
 		time.Sleep(time.Minute)
@@ -52,14 +51,40 @@ func TestInterval(t *testing.T) {
 
 		mark(t, f, 3)
 		mark(t, f, 3) // a duplicate changes nothing
-		time.Sleep(time.Second)
-		expect("after a long idle", [][2]int64{{0, 4}})
+		expect("after a long idle, at once", [][2]int64{{0, 4}})
 
 		mark(t, f, 7)
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
 		expect("Close writes at once", [][2]int64{{0, 4}, {7, 8}})
+	})
+}
+
+// TestIntervalGroupFull: GroupMarks pending marks are written without
+// waiting for the rest of the Interval.
+func TestIntervalGroupFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "c")
+		f, err := checkpoint.Open(path, "fp", checkpoint.Options{Interval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		mark(t, f, 0)
+		synctest.Wait() // written at once: the next write is an hour away
+		for i := int64(1); i < checkpoint.GroupMarks; i++ {
+			mark(t, f, i)
+		}
+		synctest.Wait()
+		if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 1}}) {
+			t.Fatalf("%d marks pending: ranges on disk = %v, want [[0 1]]", checkpoint.GroupMarks-1, got)
+		}
+		mark(t, f, checkpoint.GroupMarks)
+		synctest.Wait()
+		if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, checkpoint.GroupMarks + 1}}) {
+			t.Fatalf("a full group: ranges on disk = %v, want [[0 %d]]", got, checkpoint.GroupMarks+1)
+		}
 	})
 }
 
