@@ -91,7 +91,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
 	fs.StringVar(&f.runKey, "run-key", "", "seed of the deterministic messageIds (default: derived from the input file, or kept in the checkpoint)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "record progress in `FILE` and resume from it")
-	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "make finished items durable in the checkpoint within this long (each group of marks is one fsync)")
+	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "at most one checkpoint write (an fsync) per this long: a finished item is durable within it")
 	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
