@@ -186,8 +186,14 @@ func (f *File) load(verify func(fs.FileInfo) error) error {
 		f.set = c.set
 	}
 	f.j.end = c.end
-	if c.end < int64(len(data)) {
-		f.j.cutBack() // a torn last record: the snapshot below must not follow it on its line
+	// A torn last record (or a format 1 document's trailing space) is cut,
+	// and a format 1 document without its newline gets one, so that the
+	// snapshot below starts a line of its own.
+	f.j.tail = c.end < int64(len(data))
+	if c.end > 0 && data[c.end-1] != '\n' {
+		if err := f.j.appendRecord([]byte("\n")); err != nil {
+			return err
+		}
 	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()

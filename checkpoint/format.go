@@ -134,6 +134,8 @@ func parseContent(path string, data []byte) (*content, error) {
 	corrupt := func(reason string, err error) error {
 		return &CorruptError{Path: path, Reason: reason, Err: err}
 	}
+	var v1Reason string // why the file is no format 1 document, when it starts like one
+	var v1Err error
 	switch {
 	case len(data) > maxFileSize:
 		return nil, corrupt(fmt.Sprintf("larger than %d bytes", maxFileSize), nil)
@@ -144,14 +146,15 @@ func parseContent(path string, data []byte) (*content, error) {
 	case data[0] == '{':
 		st, reason, err := parseV1(data)
 		if reason == "" {
-			c := &content{state: st, end: int64(len(data)), v1: true}
+			c := &content{state: st, end: int64(len(bytes.TrimRight(data, " \t\r\n"))), v1: true}
 			c.set.setPairs(st.Ranges)
 			return c, nil
 		}
-		if !bytes.Contains(data, []byte("\n"+magicPrefix)) {
-			return nil, corrupt(reason, err) // a format 1 file, damaged
+		if nl := bytes.IndexByte(data, '\n'); nl < 0 || nl == len(data)-1 {
+			return nil, corrupt(reason, err) // one line: a damaged format 1 file
 		}
-		// A format 1 file whose migration was cut short: read the lines.
+		v1Reason, v1Err = reason, err
+		// A format 1 document with lines after it: a migration cut short.
 	case !bytes.HasPrefix(data, []byte(magicPrefix)):
 		return nil, corrupt("not a segloop checkpoint file", nil)
 	}
@@ -191,6 +194,9 @@ func parseContent(path string, data []byte) (*content, error) {
 	if last < 0 {
 		if len(lines) == 1 && data[len(data)-1] != '\n' && bytes.HasPrefix(data, []byte(magic)) {
 			return &content{}, nil // the very first write, cut short: nothing was ever recorded
+		}
+		if v1Reason != "" {
+			return nil, corrupt(v1Reason, v1Err)
 		}
 		return nil, corrupt("no valid snapshot record", nil)
 	}

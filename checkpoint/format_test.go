@@ -58,6 +58,8 @@ func TestJournalStates(t *testing.T) {
 		{"format 1 migration: snapshot appended", cat(v1, snap), want, ""},
 		{"format 1 migration: head overwritten", cat(overwrittenV1, snap), want, ""},
 		{"first write torn", old[:20], [][2]int64{}, ""},
+		{"format 1 migration: snapshot torn early", cat(v1, snap[:4]), [][2]int64{{0, 10}}, ""},
+		{"format 1, damaged, then lines", cat(v1[:30], []byte("\n"), checkpoint.Marks(3)), nil, "invalid JSON"},
 		{"damaged middle", cat(old, []byte("+ 10:12 00000000\n"), checkpoint.Marks(20)), nil, "line 2 is damaged"},
 		{"damaged mark flipped", cat(old, bytes.Replace(checkpoint.Marks(10), []byte("10"), []byte("90"), 1), checkpoint.Marks(20)), nil, "line 2 is damaged"},
 		{"a snapshot after damage, then damage again", cat(overwritten, snap, []byte("junk\n"), checkpoint.Marks(21)), nil, "damaged"},
@@ -157,4 +159,52 @@ func TestCompactionShrinks(t *testing.T) {
 			t.Fatalf("ranges %v", got.Ranges)
 		}
 	})
+}
+
+// TestOpenCutShort fails, in turn, each I/O operation that Open makes while
+// it compacts (or migrates) a file, as a crash there would leave it: the
+// file must then open with the state it had.
+func TestOpenCutShort(t *testing.T) {
+	v1 := `{"version":1,"fingerprint":"fp","runKey":"rk","ranges":[[0,10],[12,13]],"updated":"2026-01-02T15:04:05Z"}`
+	files := map[string][]byte{
+		"format 1":                  []byte(v1 + "\n"),
+		"format 1 without newline":  []byte(v1),
+		"format 2 journal":          cat(checkpoint.Snapshot("fp", "rk", [][2]int64{{0, 10}}), checkpoint.Marks(12)),
+		"format 2 with a torn mark": cat(checkpoint.Snapshot("fp", "rk", [][2]int64{{0, 10}}), checkpoint.Marks(12), []byte("+ 20:2")),
+	}
+	want := [][2]int64{{0, 10}, {12, 13}}
+	for name, data := range files {
+		for k := 1; ; k++ {
+			path := filepath.Join(t.TempDir(), "c")
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			f, err := checkpoint.Open(path, "fp", checkpoint.WithFault(checkpoint.Options{}, func(string) error {
+				if n++; n == k {
+					return errors.New("cut short")
+				}
+				return nil
+			}))
+			if err == nil {
+				f.Close()
+				if k > 1 {
+					break // every operation of Open was failed once
+				}
+				t.Fatalf("%s: Open made no I/O", name)
+			}
+			g, err := checkpoint.Open(path, "fp", checkpoint.Options{})
+			if err != nil {
+				got, _ := os.ReadFile(path)
+				t.Fatalf("%s, operation %d failed: the file does not open: %v\n%s", name, k, err, got)
+			}
+			if got := g.Count(); got != 11 || g.RunKey() != "rk" {
+				t.Errorf("%s, operation %d failed: Count %d, RunKey %q", name, k, got, g.RunKey())
+			}
+			g.Close()
+			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, operation %d failed: ranges %v, want %v", name, k, got, want)
+			}
+		}
+	}
 }

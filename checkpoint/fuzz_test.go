@@ -56,7 +56,7 @@ func FuzzParse(f *testing.F) {
 		if again.Fingerprint != st.Fingerprint || again.RunKey != st.RunKey || !reflect.DeepEqual(again.Ranges, st.Ranges) {
 			t.Fatalf("rewriting changed the state: %s", out)
 		}
-		if end > 0 && data[end-1] == '\n' { // (a format 1 document may end without one)
+		if end > 0 && data[end-1] == '\n' {
 			torn := append(bytes.Clone(data[:end]), "+ 12:1"...)
 			if st2, _, err := checkpoint.Parse(torn); err != nil || !reflect.DeepEqual(st2.Ranges, st.Ranges) {
 				t.Fatalf("a torn record after the valid part changed the reading: %v", err)

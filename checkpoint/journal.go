@@ -20,6 +20,7 @@ type journal struct {
 	end       int64 // where the next record goes: the end of the last good one
 	snapSize  int64 // the size of the last snapshot written
 	sinceSnap int64 // bytes of mark records written since it
+	tail      bool  // the file may hold bytes after end (a write that failed): cut them first
 
 	// fault, when set (tests only), is called before each I/O operation
 	// ("write", "sync", "truncate") and fails it with its error.
@@ -42,6 +43,12 @@ func (j *journal) compactAfter() int64 {
 // the file is cut back to its last good record (so a partial write leaves no
 // garbage for the next record to follow), and the record counts as unwritten.
 func (j *journal) appendRecord(line []byte) error {
+	if j.tail {
+		if err := j.truncate(j.end); err != nil {
+			return err
+		}
+		j.tail = false
+	}
 	if err := j.writeAt(line, j.end); err != nil {
 		j.cutBack()
 		return err
@@ -99,8 +106,9 @@ func (j *journal) writeSnapshot(line []byte) error {
 	return nil
 }
 
-// cutBack cuts the file after its last good record.
-func (j *journal) cutBack() { _ = j.truncate(j.end) }
+// cutBack cuts the file after its last good record; when it cannot, the
+// next append tries again first.
+func (j *journal) cutBack() { j.tail = j.truncate(j.end) != nil }
 
 func (j *journal) writeAt(b []byte, off int64) error {
 	if err := j.injected("write"); err != nil {
