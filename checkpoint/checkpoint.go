@@ -426,28 +426,3 @@ func (f *File) snapshot() error {
 	}
 	return err
 }
-
-// Read returns the state of the checkpoint file at path without opening it
-// for a run: no lock is taken and nothing is written, so it may be called
-// while a run holds the file (it sees the marks written so far). It returns
-// a *CorruptError for a file that cannot be trusted, and an error matching
-// fs.ErrNotExist when there is none. An empty file reads as a zero State.
-func Read(path string) (*State, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open checkpoint: %w", err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
-	}
-	c, err := parseContent(path, data)
-	if err != nil {
-		return nil, err
-	}
-	if c.state == nil {
-		return &State{Ranges: [][2]int64{}}, nil
-	}
-	return c.state, nil
-}
