@@ -34,7 +34,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"slices"
 	"sync"
 	"time"
 )
@@ -42,23 +41,17 @@ import (
 // DefaultInterval is the spacing of writes used when Options.Interval is zero.
 const DefaultInterval = 10 * time.Millisecond
 
-// GroupMarks is how many marks make a group big enough to be written at once,
-// without waiting for the rest of the Interval.
-const GroupMarks = 256
-
-// maxPending bounds the marks held for the next mark record; past it the
-// next write is a snapshot, so memory stays bounded when the disk stalls.
-const maxPending = 1 << 16
+// none is the low of a File with no mark waiting to be written.
+const none = math.MaxInt64
 
 // Options tunes a File. The zero value is ready to use.
 type Options struct {
-	// Interval spaces the writes: pending marks are written at once when
-	// the last write is at least Interval old, else once it is, or as soon
-	// as GroupMarks marks are waiting. A mark therefore stays in memory only
-	// for at most Interval (plus the time of a write under way): sparse
-	// marks are each written at once, dense ones in groups, at most about
-	// one write (an fsync) per Interval. Zero means DefaultInterval;
-	// negative is invalid.
+	// Interval spaces the writes: waiting marks are written at once when
+	// the last write is at least Interval old, else once it is. A mark
+	// therefore stays in memory only for at most Interval (plus the time of
+	// a write under way): sparse marks are each written at once, dense ones
+	// in groups, at most one write (an fsync) per Interval. Zero means
+	// DefaultInterval; negative is invalid.
 	Interval time.Duration
 
 	// Verify, when set, is called with the opened file's information once
@@ -75,28 +68,27 @@ type Options struct {
 // its fingerprint and its run key, written to disk in the background.
 //
 // A File is safe for concurrent use. Open starts one goroutine that writes
-// pending marks; the caller must call Close, which stops it and compacts the
+// waiting marks; the caller must call Close, which stops it and compacts the
 // file.
 type File struct {
 	path        string
 	fingerprint string
 	interval    time.Duration
 
-	mu       sync.Mutex // guards the fields below
-	set      rangeSet
-	runKey   string
-	pending  []int64 // marked, not yet handed to a write
-	overflow bool    // pending could not hold every mark: the next write is a snapshot
-	err      error   // the last write's error; nil once a write succeeds
-	closed   bool
+	mu     sync.Mutex // guards the fields below
+	set    rangeSet
+	runKey string
+	low    int64 // the lowest index marked since the last write took the marks; none if none
+	dirty  bool  // marks are waiting for a write
+	err    error // the last write's error; nil once a write succeeds
+	closed bool
 
 	wmu   sync.Mutex // serialises writes; guards the fields below
 	j     journal
-	spare []int64 // the pending buffer not in use
-	line  []byte  // the record being encoded
+	spans []span // the spans a mark record is written from
+	line  []byte // the record being encoded
 
-	kick      chan struct{} // capacity 1: "a group has begun", sent by the first pending Mark
-	full      chan struct{} // capacity 1: "the group holds GroupMarks marks"
+	kick      chan struct{} // capacity 1: "marks are waiting", sent by the first waiting Mark
 	stop      chan struct{} // closed by Close to stop the writer goroutine
 	stopped   chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
@@ -131,8 +123,8 @@ func Open(path, fingerprint string, opts Options) (*File, error) {
 		path:        path,
 		fingerprint: fingerprint,
 		interval:    opts.Interval,
+		low:         none,
 		kick:        make(chan struct{}, 1),
-		full:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
@@ -249,15 +241,15 @@ func (f *File) Done(index int64) bool {
 }
 
 // Mark records that index (0 <= index < math.MaxInt64) is finished. It does
-// no I/O: the mark is written in the background, with the other pending
+// no I/O: the mark is written in the background, with the other waiting
 // marks, within Interval at most (see Options.Interval), and by Flush and
 // Close. Marking an index twice is harmless.
 //
 // Mark returns the error of the last write if it failed (the index is still
-// recorded in memory, and the write is retried with the next group): the
+// recorded in memory, and the write is retried an Interval later): the
 // record on disk is stale, and a caller that cannot tolerate re-sending
 // should stop. After Close it returns ErrClosed. Nearly in-order marks cost
-// O(1) and do not allocate once the buffers have grown.
+// O(1) and do not allocate.
 func (f *File) Mark(index int64) error {
 	if index < 0 || index == math.MaxInt64 {
 		return fmt.Errorf("%w: index %d", ErrInvalid, index)
@@ -270,17 +262,10 @@ func (f *File) Mark(index int64) error {
 	if !f.set.add(index) {
 		return f.err
 	}
-	switch n := len(f.pending); {
-	case f.overflow:
-	case n == maxPending:
-		f.overflow = true
-	default:
-		f.pending = append(f.pending, index)
-		if n == 0 {
-			signal(f.kick)
-		} else if n+1 == GroupMarks {
-			signal(f.full)
-		}
+	f.low = min(f.low, index)
+	if !f.dirty {
+		f.dirty = true
+		signal(f.kick)
 	}
 	return f.err
 }
@@ -308,7 +293,7 @@ func (f *File) Watermark() int64 {
 	return f.set.watermark()
 }
 
-// Flush writes the pending marks and fsyncs them now; it returns at once,
+// Flush writes the waiting marks and fsyncs them now; it returns at once,
 // with nil, when there are none. After Close it returns ErrClosed.
 func (f *File) Flush() error {
 	f.mu.Lock()
@@ -341,10 +326,9 @@ func (f *File) Close() error {
 	return f.closeErr
 }
 
-// writer is the background goroutine: when marks are pending it writes them
-// at once if the last write is at least Interval old, else once it is (or
-// sooner, when GroupMarks marks are waiting). It returns when Close closes
-// stop.
+// writer is the background goroutine: when marks are waiting it writes them
+// at once if the last write is at least Interval old, else once it is. It
+// returns when Close closes stop.
 func (f *File) writer() {
 	defer close(f.stopped)
 	t := time.NewTimer(f.interval)
@@ -363,8 +347,6 @@ func (f *File) writer() {
 				t.Stop()
 				return
 			case <-t.C:
-			case <-f.full:
-				t.Stop()
 			}
 		}
 		_ = f.flush() // the error is kept in f.err for Mark to report
@@ -372,32 +354,37 @@ func (f *File) writer() {
 	}
 }
 
-// flush writes the pending marks as one mark record, or a snapshot when
-// they overflowed or the journal has outgrown its snapshot.
+// flush writes the marks made since the last write as one mark record: the
+// finished ranges from the lowest of them up, taken from the set (so the
+// record may repeat some older marks, which is harmless, and a worker pool's
+// nearly in-order marks make a record of a few ranges). It writes a snapshot
+// instead when the journal has outgrown its snapshot.
 func (f *File) flush() error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	f.mu.Lock()
-	if f.overflow || f.j.sinceSnap >= f.j.compactAfter() {
-		f.mu.Unlock()
-		return f.snapshot()
-	}
-	if len(f.pending) == 0 {
+	if !f.dirty {
 		f.mu.Unlock()
 		return nil
 	}
-	group := f.pending
-	f.pending = f.spare[:0]
+	if f.j.sinceSnap >= f.j.compactAfter() {
+		f.mu.Unlock()
+		return f.snapshot()
+	}
+	low := f.low
+	f.spans = f.set.appendFrom(f.spans[:0], low)
+	f.low, f.dirty = none, false
 	f.mu.Unlock()
+	if len(f.spans) == 0 {
+		return nil // (after a failed snapshot of an empty set)
+	}
 
-	slices.Sort(group) // nearly sorted already
-	f.line = appendMarks(f.line[:0], group)
-	f.spare = group
+	f.line = appendMarks(f.line[:0], f.spans)
 	err := f.j.appendRecord(f.line)
 	f.mu.Lock()
 	f.err = err
-	if err != nil {
-		f.overflow = true // the group is lost from pending: a snapshot will hold it
+	if err != nil { // the marks wait for the next write again
+		f.low, f.dirty = min(f.low, low), true
 		signal(f.kick)
 	}
 	f.mu.Unlock()
@@ -409,13 +396,13 @@ func (f *File) flush() error {
 func (f *File) snapshot() error {
 	f.mu.Lock()
 	f.line = appendSnapshot(f.line[:0], f.fingerprint, f.runKey, f.set.spans, time.Now())
-	f.pending, f.overflow = f.pending[:0], false
+	f.low, f.dirty = none, false
 	f.mu.Unlock()
 	err := f.j.writeSnapshot(f.line)
 	f.mu.Lock()
 	f.err = err
-	if err != nil {
-		f.overflow = true
+	if err != nil { // everything waits for the next write again: from index 0
+		f.low, f.dirty = 0, true
 		if !f.closed {
 			signal(f.kick)
 		}

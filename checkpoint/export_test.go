@@ -11,6 +11,13 @@ func (r *RangeSet) Has(i int64) bool     { return r.s.has(i) }
 func (r *RangeSet) Len() int64           { return r.s.n }
 func (r *RangeSet) Watermark() int64     { return r.s.watermark() }
 func (r *RangeSet) Pairs() [][2]int64    { return r.s.appendPairs(nil) }
+func (r *RangeSet) From(low int64) [][2]int64 {
+	var out [][2]int64
+	for _, s := range r.s.appendFrom(nil, low) {
+		out = append(out, [2]int64{s.lo, s.hi})
+	}
+	return out
+}
 
 // Parse validates data as the content of a checkpoint file and returns its
 // state (nil for an empty file) and the length of its valid part.
@@ -31,8 +38,14 @@ func Snapshot(fingerprint, runKey string, ranges [][2]int64) []byte {
 	return appendSnapshot(nil, fingerprint, runKey, spans, time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC))
 }
 
-// Marks returns the mark line of the sorted indexes idx.
-func Marks(idx ...int64) []byte { return appendMarks(nil, idx) }
+// Marks returns the mark line of the indexes idx.
+func Marks(idx ...int64) []byte {
+	var r rangeSet
+	for _, i := range idx {
+		r.add(i)
+	}
+	return appendMarks(nil, r.spans)
+}
 
 // WithFault returns o with fault called before every I/O operation of the
 // File's journal ("write", "sync", "truncate"); its error fails the operation.

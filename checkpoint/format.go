@@ -85,21 +85,17 @@ func appendSnapshot(b []byte, fingerprint, runKey string, spans []span, updated 
 	return appendCRC(b, start)
 }
 
-// appendMarks appends the mark line of the sorted indexes idx (duplicates
-// allowed), coalesced into ranges. idx must not be empty.
-func appendMarks(b []byte, idx []int64) []byte {
+// appendMarks appends the mark line of spans (canonical: sorted, disjoint,
+// not adjacent; not empty).
+func appendMarks(b []byte, spans []span) []byte {
 	start := len(b)
 	b = append(b, '+')
-	for k := 0; k < len(idx); {
-		lo, hi := idx[k], idx[k]+1
-		for k++; k < len(idx) && idx[k] <= hi; k++ {
-			hi = max(hi, idx[k]+1)
-		}
+	for _, s := range spans {
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, lo, 10)
-		if hi > lo+1 {
+		b = strconv.AppendInt(b, s.lo, 10)
+		if s.hi > s.lo+1 {
 			b = append(b, ':')
-			b = strconv.AppendInt(b, hi, 10)
+			b = strconv.AppendInt(b, s.hi, 10)
 		}
 	}
 	return appendCRC(b, start)

@@ -61,33 +61,6 @@ func TestInterval(t *testing.T) {
 	})
 }
 
-// TestIntervalGroupFull: GroupMarks pending marks are written without
-// waiting for the rest of the Interval.
-func TestIntervalGroupFull(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "c")
-		f, err := checkpoint.Open(path, "fp", checkpoint.Options{Interval: time.Hour})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		mark(t, f, 0)
-		synctest.Wait() // written at once: the next write is an hour away
-		for i := int64(1); i < checkpoint.GroupMarks; i++ {
-			mark(t, f, i)
-		}
-		synctest.Wait()
-		if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 1}}) {
-			t.Fatalf("%d marks pending: ranges on disk = %v, want [[0 1]]", checkpoint.GroupMarks-1, got)
-		}
-		mark(t, f, checkpoint.GroupMarks)
-		synctest.Wait()
-		if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, checkpoint.GroupMarks + 1}}) {
-			t.Fatalf("a full group: ranges on disk = %v, want [[0 %d]]", got, checkpoint.GroupMarks+1)
-		}
-	})
-}
-
 // TestIntervalRetry checks that a failed background write is reported by
 // Mark and retried an Interval later.
 func TestIntervalRetry(t *testing.T) {

@@ -131,6 +131,16 @@ func (r *rangeSet) after(i int64) int {
 	return lo
 }
 
+// appendFrom appends to dst the spans of the members from low up, the first
+// one cut to start at low, and returns it.
+func (r *rangeSet) appendFrom(dst []span, low int64) []span {
+	for _, s := range r.spans[r.touching(low+1):] {
+		s.lo = max(s.lo, low)
+		dst = append(dst, s)
+	}
+	return dst
+}
+
 // watermark returns the first index not in the set: every index below it is
 // a member.
 func (r *rangeSet) watermark() int64 {
