@@ -26,7 +26,8 @@ type payload struct {
 type items struct {
 	cfg     *Config
 	mapping *mapping.Mapping
-	scratch []byte // the event being encoded; copied out at its exact size
+	scratch []byte     // the event being encoded; copied out at its exact size
+	ids     messageIDs // mapped and re-sent messageIds seen: a repeat is invalid
 }
 
 // Next returns the next item to process. A record that cannot be read, mapped,
@@ -62,6 +63,9 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 	}
 	if id, ok := rec.Fields[resentMessageID].(string); ok && in.MessageID == "" {
 		in.MessageID = id // a failed-items file re-run: the first attempt's id
+	}
+	if it.Value.messageID, it.Err = in.MessageID, s.ids.check(in.MessageID, rec.Line); it.Err != nil {
+		return it, nil
 	}
 	if in.MessageID == "" {
 		in.MessageID = segment.MessageID(s.cfg.RunKey, rec.Index, it.Key)

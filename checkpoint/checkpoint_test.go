@@ -1,38 +1,28 @@
 package checkpoint_test
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/segloop/segloop/checkpoint"
 )
 
-// onDisk is the checkpoint file as the tests read it.
-type onDisk struct {
-	Version     int        `json:"version"`
-	Fingerprint string     `json:"fingerprint"`
-	RunKey      string     `json:"runKey"`
-	Ranges      [][2]int64 `json:"ranges"`
-	Updated     string     `json:"updated"`
-}
-
-func readDisk(t *testing.T, path string) onDisk {
+// readDisk reads the checkpoint at path as another process would (Read).
+func readDisk(t *testing.T, path string) *checkpoint.State {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	st, err := checkpoint.Read(path)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var d onDisk
-	if err := json.Unmarshal(data, &d); err != nil {
+		data, _ := os.ReadFile(path)
 		t.Fatalf("%s: %v\n%s", path, err, data)
 	}
-	return d
+	return st
 }
 
 func open(t *testing.T, path, fp string) *checkpoint.File {
@@ -61,11 +51,15 @@ func TestOpenCreatesFile(t *testing.T) {
 		t.Fatalf("new checkpoint not empty: runKey %q count %d", f.RunKey(), f.Count())
 	}
 	got := readDisk(t, path)
-	if got.Version != 1 || got.Fingerprint != "fp1" || got.RunKey != "" || len(got.Ranges) != 0 {
-		t.Errorf("file = %+v, want an empty version 1 record for fp1", got)
+	if got.Fingerprint != "fp1" || got.RunKey != "" || len(got.Ranges) != 0 || got.Updated.IsZero() {
+		t.Errorf("file = %+v, want an empty record for fp1", got)
 	}
-	if _, err := time.Parse(time.RFC3339, got.Updated); err != nil {
-		t.Errorf("updated %q: %v", got.Updated, err)
+	data, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(data), "segloop-checkpoint 2 {") || strings.Count(string(data), "\n") != 1 {
+		t.Errorf("file = %q, want one format 2 snapshot line", data)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("created with mode %v, want 0600", st.Mode().Perm())
 	}
 	if f.Path() != path {
 		t.Errorf("Path = %q, want %q", f.Path(), path)
@@ -223,55 +217,114 @@ func TestClose(t *testing.T) {
 	if !f.Done(1) || f.Count() != 2 {
 		t.Errorf("Done/Count after Close: %v, %d", f.Done(1), f.Count())
 	}
-	if _, err := os.Stat(path + checkpoint.TempSuffix); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("scratch file left behind: %v", err)
+	if data, _ := os.ReadFile(path); strings.Count(string(data), "\n") != 1 {
+		t.Errorf("Close left the journal uncompacted:\n%s", data)
 	}
 }
 
-// TestWriteError blocks the scratch file with a directory, so every write
-// fails, and checks that Mark reports it, then recovers once writes work.
+// failing is a fault injector that fails every I/O operation while on is set.
+type failing struct {
+	mu sync.Mutex
+	on bool
+	n  int // operations failed
+}
+
+func (fl *failing) set(on bool) {
+	fl.mu.Lock()
+	fl.on = on
+	fl.mu.Unlock()
+}
+
+func (fl *failing) fault(op string) error {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if !fl.on {
+		return nil
+	}
+	fl.n++
+	return errors.New("injected " + op + " failure")
+}
+
+// TestWriteError makes every write fail, and checks that Mark reports it,
+// that nothing on disk is lost, and that the marks reach the disk once
+// writes work again.
 func TestWriteError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c")
-	f := open(t, path, "fp")
-	mark(t, f, 0)
-	blocker := path + checkpoint.TempSuffix
-	if err := os.Mkdir(blocker, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Flush(); err == nil {
-		t.Fatal("Flush succeeded with the scratch path blocked")
-	}
-	if err := f.Mark(1); err == nil {
-		t.Fatal("Mark after a failed write returned nil, want the write error")
-	}
-	if got := readDisk(t, path).Ranges; len(got) != 0 {
-		t.Errorf("ranges on disk = %v after failed writes, want the earlier state []", got)
-	}
-	if err := os.Remove(blocker); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Flush(); err != nil {
-		t.Fatalf("Flush after unblocking: %v", err)
-	}
-	if err := f.Mark(2); err != nil {
-		t.Fatalf("Mark after a successful write: %v", err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 3}}) {
-		t.Errorf("ranges = %v, want [[0 3]]", got)
+	for _, op := range []string{"write", "sync"} {
+		t.Run(op, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c")
+			var fl failing
+			f, err := checkpoint.Open(path, "fp", checkpoint.WithFault(checkpoint.Options{Interval: time.Hour}, func(o string) error {
+				if o != op {
+					return nil
+				}
+				return fl.fault(o)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			mark(t, f, 0)
+			if err := f.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			fl.set(true)
+			mark(t, f, 1)
+			if err := f.Flush(); err == nil {
+				t.Fatal("Flush succeeded with writes failing")
+			}
+			if err := f.Mark(2); err == nil {
+				t.Fatal("Mark after a failed write returned nil, want the write error")
+			}
+			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 1}}) {
+				t.Errorf("ranges on disk = %v after failed writes, want the earlier state [[0 1]]", got)
+			}
+			fl.set(false)
+			if err := f.Flush(); err != nil {
+				t.Fatalf("Flush after writes work again: %v", err)
+			}
+			if err := f.Mark(3); err != nil {
+				t.Fatalf("Mark after a successful write: %v", err)
+			}
+			if err := f.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 4}}) {
+				t.Errorf("ranges = %v, want [[0 4]]", got)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 
 func TestOpenUnwritable(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c")
-	if err := os.Mkdir(path+checkpoint.TempSuffix, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if f, err := checkpoint.Open(path, "fp", checkpoint.Options{}); err == nil {
+	fail := func(string) error { return errors.New("read-only") }
+	if f, err := checkpoint.Open(path, "fp", checkpoint.WithFault(checkpoint.Options{}, fail)); err == nil {
 		_ = f.Close()
 		t.Fatal("Open succeeded although the checkpoint cannot be written")
+	}
+	if f, err := checkpoint.Open(t.TempDir(), "fp", checkpoint.Options{}); err == nil {
+		_ = f.Close()
+		t.Fatal("Open succeeded on a directory")
+	}
+}
+
+// TestNotRegular refuses a checkpoint that is not a regular file, without
+// waiting on it (a FIFO) or writing to it.
+func TestNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, os.DevNull} {
+		if f, err := checkpoint.Open(path, "fp", checkpoint.Options{}); !errors.Is(err, checkpoint.ErrInvalid) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("Open(%s) = %v, want ErrInvalid", path, err)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package checkpoint_test
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -10,43 +11,56 @@ import (
 
 // FuzzParse feeds arbitrary bytes to the checkpoint parser: it must never
 // panic, must reject with ErrCorrupt, and whatever it accepts must be
-// canonical and survive a write and a re-read unchanged.
+// canonical, survive a rewrite as one snapshot unchanged, and read the same
+// with a torn record appended (a crash while writing the next one).
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{
-		`{"version":1,"fingerprint":"fp","runKey":"rk","ranges":[[0,1200],[1203,1250]],"updated":"2026-01-02T15:04:05Z"}`,
-		`{"version":1,"fingerprint":"fp","runKey":"","ranges":[],"updated":"2026-01-02T15:04:05Z"}`,
-		`{"version":1,"fingerprint":"fp","ranges":[[0,5],[5,8]],"updated":"2026-01-02T15:04:05Z"}`,
-		`{"version":1,"fingerprint":"fp","ranges":[[9223372036854775806,9223372036854775807]],"updated":"2026-01-02T15:04:05Z"}`,
-		`{"version":1,"fingerprint":"\u0000","ranges":null,"updated":"2026-01-02T15:04:05+01:00"}`,
-		``, `{`, `null`, `[[0,1]]`,
+	snap := checkpoint.Snapshot("fp", "rk", [][2]int64{{0, 1200}, {1203, 1250}})
+	for _, s := range [][]byte{
+		[]byte(`{"version":1,"fingerprint":"fp","runKey":"rk","ranges":[[0,1200],[1203,1250]],"updated":"2026-01-02T15:04:05Z"}`),
+		[]byte(`{"version":1,"fingerprint":"fp","runKey":"","ranges":[],"updated":"2026-01-02T15:04:05Z"}`),
+		snap,
+		append(append([]byte{}, snap...), checkpoint.Marks(1250, 1251, 1300)...),
+		append(append(append([]byte{}, snap...), checkpoint.Marks(7)...), "+ 9 0000"...),
+		append(append([]byte(`{"version":1,"fingerprint":"fp","runKey":"","ranges":[],"updated":"2026-01-02T15:04:05Z"}`+"\n"), snap...), checkpoint.Marks(5000)...),
+		[]byte("segloop-checkpoint 3 {} 00000000\n"),
+		{}, []byte(`{`), []byte(`null`), []byte(`[[0,1]]`), []byte("+ 1 2\n"),
 	} {
-		f.Add([]byte(s))
+		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fp, rk, ranges, err := checkpoint.Parse(data)
+		st, end, err := checkpoint.Parse(data)
 		if err != nil {
 			if !errors.Is(err, checkpoint.ErrCorrupt) {
 				t.Fatalf("rejected without ErrCorrupt: %v", err)
 			}
 			return
 		}
+		if end > int64(len(data)) || end < 0 {
+			t.Fatalf("valid part %d of %d bytes", end, len(data))
+		}
+		if st == nil {
+			return // an empty file, or a first write cut short: a new checkpoint
+		}
 		prev := int64(-1)
-		for _, r := range ranges {
+		for _, r := range st.Ranges {
 			if r[0] < 0 || r[0] >= r[1] || r[0] <= prev {
-				t.Fatalf("accepted non-canonical ranges %v", ranges)
+				t.Fatalf("accepted non-canonical ranges %v", st.Ranges)
 			}
 			prev = r[1]
 		}
-		out, err := checkpoint.Encode(fp, rk, ranges)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fp2, rk2, ranges2, err := checkpoint.Parse(out)
+		out := checkpoint.Snapshot(st.Fingerprint, st.RunKey, st.Ranges)
+		again, _, err := checkpoint.Parse(out)
 		if err != nil {
 			t.Fatalf("re-parse of %s: %v", out, err)
 		}
-		if fp2 != fp || rk2 != rk || !reflect.DeepEqual(ranges2, ranges) {
-			t.Fatalf("round trip changed the record: %s", out)
+		if again.Fingerprint != st.Fingerprint || again.RunKey != st.RunKey || !reflect.DeepEqual(again.Ranges, st.Ranges) {
+			t.Fatalf("rewriting changed the state: %s", out)
+		}
+		if end > 0 && data[end-1] == '\n' {
+			torn := append(bytes.Clone(data[:end]), "+ 12:1"...)
+			if st2, _, err := checkpoint.Parse(torn); err != nil || !reflect.DeepEqual(st2.Ranges, st.Ranges) {
+				t.Fatalf("a torn record after the valid part changed the reading: %v", err)
+			}
 		}
 	})
 }

@@ -9,16 +9,13 @@ import (
 	"syscall"
 )
 
-// lock takes an exclusive advisory lock (flock) on the lock file beside the
-// checkpoint at path, creating it, without waiting. The kernel drops the
-// lock when the returned file is closed or the process dies, SIGKILL
-// included, so a killed run never leaves a stale lock behind. The lock file
-// itself is left in place: removing it would race with the next locker.
-func lock(path string) (*os.File, error) {
-	fh, err := os.OpenFile(path+lockSuffix, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock checkpoint: %w", err)
-	}
+// lock takes an exclusive advisory lock (flock) on the open checkpoint file
+// itself, without waiting. The lock belongs to the file, not to a name: a
+// second run that reaches it through a hard link, a symlink or another path
+// is refused too. The kernel drops it when fh is closed or the process
+// dies, SIGKILL included, so a killed run never leaves a stale lock.
+func lock(fh *os.File, path string) error {
+	var err error
 	for {
 		err = syscall.Flock(int(fh.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if !errors.Is(err, syscall.EINTR) {
@@ -27,13 +24,11 @@ func lock(path string) (*os.File, error) {
 	}
 	switch {
 	case err == nil:
-		return fh, nil
+		return nil
 	case errors.Is(err, syscall.EWOULDBLOCK):
-		_ = fh.Close()
-		return nil, fmt.Errorf("%w: checkpoint %s is in use by another run (lock %s%s); "+
-			"wait for it to finish or use another --checkpoint", ErrLocked, path, path, lockSuffix)
+		return fmt.Errorf("%w: checkpoint %s is in use by another run (by this name or another); "+
+			"wait for it to finish or use another --checkpoint", ErrLocked, path)
 	default:
-		_ = fh.Close()
-		return nil, fmt.Errorf("lock checkpoint %s: %w", path, err)
+		return fmt.Errorf("lock checkpoint %s: %w", path, err)
 	}
 }

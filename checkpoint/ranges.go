@@ -58,6 +58,50 @@ func (r *rangeSet) add(i int64) bool {
 	return true
 }
 
+// addSpan inserts every index of [lo, hi) (0 <= lo < hi). Appending at or
+// past the end is O(1); otherwise it merges the spans it touches.
+func (r *rangeSet) addSpan(lo, hi int64) {
+	s := r.spans
+	if k := len(s); k == 0 || lo > s[k-1].hi {
+		r.spans = append(s, span{lo, hi})
+		r.n += hi - lo
+		return
+	}
+	i := r.touching(lo) // the first span that ends at or after lo
+	j := r.after(hi)    // the first span that starts after hi
+	if i == j {         // touches none: insert
+		s = append(s, span{})
+		copy(s[i+1:], s[i:])
+		s[i] = span{lo, hi}
+		r.spans = s
+		r.n += hi - lo
+		return
+	}
+	merged := span{min(lo, s[i].lo), max(hi, s[j-1].hi)}
+	for _, t := range s[i:j] {
+		r.n -= t.hi - t.lo
+	}
+	r.n += merged.hi - merged.lo
+	s[i] = merged
+	r.spans = append(s[:i+1], s[j:]...)
+}
+
+// touching returns the index of the first span whose hi is at least i, or
+// len(spans) if there is none.
+func (r *rangeSet) touching(i int64) int {
+	s := r.spans
+	lo, hi := 0, len(s)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s[m].hi >= i {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	return lo
+}
+
 // has reports whether i is a member.
 func (r *rangeSet) has(i int64) bool {
 	s := r.spans
@@ -85,6 +129,16 @@ func (r *rangeSet) after(i int64) int {
 		}
 	}
 	return lo
+}
+
+// appendFrom appends to dst the spans of the members from low up, the first
+// one cut to start at low, and returns it.
+func (r *rangeSet) appendFrom(dst []span, low int64) []span {
+	for _, s := range r.spans[r.touching(low+1):] {
+		s.lo = max(s.lo, low)
+		dst = append(dst, s)
+	}
+	return dst
 }
 
 // watermark returns the first index not in the set: every index below it is

@@ -152,3 +152,44 @@ func jittered(n, w int) []int64 {
 	}
 	return out
 }
+
+// TestRangeSetAddSpanAndFrom checks AddSpan and From (the spans from an
+// index up) against a model, for random spans over a small range.
+func TestRangeSetAddSpanAndFrom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var r checkpoint.RangeSet
+	model := map[int64]bool{}
+	for range 2000 {
+		lo := rng.Int64N(3000)
+		hi := lo + 1 + rng.Int64N(20)
+		r.AddSpan(lo, hi)
+		for i := lo; i < hi; i++ {
+			model[i] = true
+		}
+		if r.Len() != int64(len(model)) {
+			t.Fatalf("after AddSpan(%d, %d): Len %d, want %d", lo, hi, r.Len(), len(model))
+		}
+		low := rng.Int64N(3100)
+		if !model[low] {
+			continue // From is asked for marked indexes only
+		}
+		var from int64
+		prev := low - 1
+		for _, s := range r.From(low) {
+			if s[0] <= prev || s[0] >= s[1] || s[0] < low {
+				t.Fatalf("From(%d) not canonical: %v", low, r.From(low))
+			}
+			from += s[1] - s[0]
+			prev = s[1]
+		}
+		want := int64(0)
+		for i := range model {
+			if i >= low {
+				want++
+			}
+		}
+		if from != want {
+			t.Fatalf("From(%d) holds %d members, want %d", low, from, want)
+		}
+	}
+}

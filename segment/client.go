@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Segment's regional endpoints.
@@ -81,9 +80,8 @@ func redacted(key string) string {
 type Client struct {
 	identifyURL string
 	batchURL    string
-	auth        string // "Basic " + base64(writeKey + ":")
-	writeKey    string // kept only to scrub it from response bodies
-	authB64     string
+	auth        string    // "Basic " + base64(writeKey + ":")
+	scrub       *Scrubber // removes the write key from answers and transport errors
 	hc          *http.Client
 	timeout     time.Duration
 	userAgent   string
@@ -111,13 +109,12 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		identifyURL: base + "/v1/identify",
 		batchURL:    base + "/v1/batch",
-		writeKey:    cfg.WriteKey,
-		authB64:     base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey + ":")),
+		auth:        "Basic " + base64.StdEncoding.EncodeToString([]byte(cfg.WriteKey+":")),
+		scrub:       NewScrubber(cfg.WriteKey),
 		timeout:     cfg.Timeout,
 		userAgent:   cfg.UserAgent,
 		now:         cfg.Now,
 	}
-	c.auth = "Basic " + c.authB64
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -236,7 +233,7 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
-		return 0, &RequestError{Path: path, Err: err}
+		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
 	}
 	req.Body = body.reader()
 	req.ContentLength = int64(len(body.buf))
@@ -253,7 +250,7 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, &RequestError{Path: path, Err: err}
+		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
 	}
 	code := resp.StatusCode
 	if code >= 200 && code <= 299 {
@@ -265,38 +262,12 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	if ra, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 		se.RetryAfter = ra
 	}
-	// Read a little more than we keep, so that a write key cut by the
-	// truncation is still scrubbed whole.
-	head := make([]byte, MaxErrorBody+len(c.authB64))
+	head := make([]byte, MaxErrorBody)
 	n, _ := io.ReadFull(resp.Body, head)
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	_ = resp.Body.Close()
-	se.Body = c.errorBody(head[:n])
+	se.Body = c.scrub.Cut(head[:n], MaxErrorBody) // cut first, then scrubbed: see Scrubber
 	return code, se
-}
-
-// errorBody turns the start of a response body into StatusError.Body:
-// write key scrubbed, cut to MaxErrorBody bytes on a rune boundary, valid
-// UTF-8, surrounding space trimmed.
-func (c *Client) errorBody(head []byte) string {
-	s := c.scrub(string(head))
-	if len(s) > MaxErrorBody {
-		cut := MaxErrorBody
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-	}
-	return strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD"))
-}
-
-// scrub removes the write key (plain or in its Basic-auth form) from s.
-func (c *Client) scrub(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ReplaceAll(s, c.writeKey, "[redacted]")
-	return strings.ReplaceAll(s, c.authB64, "[redacted]")
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }

@@ -3,7 +3,10 @@ package segment_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -97,5 +100,75 @@ func TestWriteKeyNeverLeaks(t *testing.T) {
 	}
 	if len(msgs) < 80 {
 		t.Errorf("only %d messages checked", len(msgs))
+	}
+}
+
+// TestWriteKeyEchoedInEveryEncoding: a server that echoes the write key in
+// its error body, in any encoding, at any position (straddling the
+// MaxErrorBody cut too), leaks no run of 8 key characters into the error.
+func TestWriteKeyEchoedInEveryEncoding(t *testing.T) {
+	const key = "wk_2Xq9vLmN0pRsTuVwXyZaBcDeFgHiJkLmNoPqRsTuVwXy/+Ab" // 52 characters, like a real key
+	for name, echo := range encodings(key) {
+		for _, at := range []int{0, 100, segment.MaxErrorBody - len(echo)/2, segment.MaxErrorBody - 7, segment.MaxErrorBody - 3} {
+			if at < 0 {
+				continue
+			}
+			body := strings.Repeat("p", at) + echo + " and more"
+			srv := newScriptServer(t)
+			srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, body)
+			})
+			c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.WriteKey = key })
+			_, err := c.Identify(context.Background(), []byte(`{"userId":"u"}`), 0)
+			var se *segment.StatusError
+			if !errors.As(err, &se) {
+				t.Fatalf("%s at %d: err = %v, want a *StatusError", name, at, err)
+			}
+			if l := leak(err.Error(), key); l != "" {
+				t.Errorf("%s echoed at %d: %s", name, at, l)
+			}
+			if len(se.Body) > segment.MaxErrorBody+len(redactedMark) {
+				t.Errorf("%s at %d: Body of %d bytes", name, at, len(se.Body))
+			}
+		}
+	}
+}
+
+// TestWriteKeyInTransportErrors: the key echoed where the transport quotes
+// the server (a malformed status line) is scrubbed from the RequestError,
+// which still classifies as before.
+func TestWriteKeyInTransportErrors(t *testing.T) {
+	const key = "wk_2Xq9vLmN0pRsTuVwXyZaBcDeFgHiJkLmNoPqRsTuVwXy0Ab"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 4096)
+				conn.Read(buf)
+				fmt.Fprintf(conn, "HTTP/1.1 %s bogus\r\n\r\n", key)
+			}()
+		}
+	}()
+	c := newTestClient(t, "http://"+ln.Addr().String(), func(cfg *segment.Config) { cfg.WriteKey = key })
+	_, err = c.Batch(context.Background(), nil, 0)
+	var re *segment.RequestError
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want a *RequestError", err)
+	}
+	if l := leak(err.Error(), key); l != "" {
+		t.Fatalf("transport error: %s", l)
+	}
+	if got := segment.Classify(err); got != segment.Classify(&segment.RequestError{Err: errors.New("x")}) {
+		t.Fatalf("the scrubbed error classifies as %v", got)
 	}
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/checkpoint"
+	"github.com/segloop/segloop/internal/safefile"
 	"github.com/segloop/segloop/loop"
 )
 
@@ -18,15 +20,20 @@ type runCheckpoint struct {
 	f *checkpoint.File
 }
 
-// openCheckpoint opens the checkpoint at path for the run fingerprint; it
-// returns nil when path is empty.
-func openCheckpoint(path, fingerprint string, every time.Duration) (*runCheckpoint, error) {
+// openCheckpoint opens the checkpoint at path for the run fingerprint,
+// after checking that it is none of the run's other files; it returns nil
+// when path is empty.
+func openCheckpoint(path, fingerprint string, every time.Duration, files *safefile.Set) (*runCheckpoint, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := checkpoint.Open(path, fingerprint, checkpoint.Options{Interval: every})
+	f, err := checkpoint.Open(path, fingerprint, checkpoint.Options{
+		Interval: every,
+		Verify:   func(fi fs.FileInfo) error { return files.Output("--checkpoint", path, fi) },
+	})
 	if err != nil {
-		if errors.Is(err, checkpoint.ErrMismatch) || errors.Is(err, checkpoint.ErrCorrupt) {
+		if errors.Is(err, checkpoint.ErrMismatch) || errors.Is(err, checkpoint.ErrCorrupt) ||
+			errors.Is(err, checkpoint.ErrInvalid) || errors.Is(err, safefile.ErrSameFile) {
 			return nil, usageError("import: --checkpoint: %v", err)
 		}
 		return nil, withCode(exitAborted, fmt.Errorf("import: --checkpoint: %w", err))
@@ -54,6 +61,9 @@ func (c *runCheckpoint) Record(r segloop.Result) error {
 	}
 	return c.f.Mark(r.Index)
 }
+
+// Flush makes the marks so far durable now.
+func (c *runCheckpoint) Flush() error { return c.f.Flush() }
 
 // Close makes the checkpoint durable; it may be called more than once.
 func (c *runCheckpoint) Close() error { return c.f.Close() }

@@ -5,14 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/checkpoint"
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
@@ -26,6 +25,15 @@ import (
 const (
 	defaultRate     = 250
 	recommendedRate = 1000
+)
+
+// Bounds of the numeric flags: beyond them a value is a typo, not a plan
+// (a million workers exhaust memory; a timeout of centuries overflows).
+const (
+	maxRate        = 1e6
+	maxConcurrency = 1000
+	maxAttempts    = 100
+	maxDuration    = time.Hour
 )
 
 // importFlags is the parsed command line of segloop import.
@@ -86,7 +94,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
 	fs.StringVar(&f.runKey, "run-key", "", "seed of the deterministic messageIds (default: derived from the input file, or kept in the checkpoint)")
 	fs.StringVar(&f.checkpoint, "checkpoint", "", "record progress in `FILE` and resume from it")
-	fs.DurationVar(&f.ckptEvery, "checkpoint-every", time.Second, "make checkpoint progress durable at least this often (each write is an fsync)")
+	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "at most one checkpoint write (an fsync) per this long: a finished item is durable within it")
 	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
@@ -131,27 +139,26 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, usageError("import: no write key: set SEGMENT_WRITE_KEY (or pass --write-key), or try --sandbox or --dry-run")
 	}
 	switch {
-	case f.rate < 0:
-		return nil, usageError("import: --rate must be 0 (no limit) or more, got %v", f.rate)
+	case !(f.rate >= 0 && f.rate <= maxRate): // NaN fails both
+		return nil, usageError("import: --rate must be 0 (no limit) or a number of requests per second up to %v, got %v", maxRate, f.rate)
 	case f.burst < 0:
 		return nil, usageError("import: --burst must be positive, got %d", f.burst)
-	case f.maxConc < 1:
-		return nil, usageError("import: --max-concurrency must be at least 1, got %d", f.maxConc)
+	case f.maxConc < 1 || f.maxConc > maxConcurrency:
+		return nil, usageError("import: --max-concurrency must be between 1 and %d, got %d", maxConcurrency, f.maxConc)
+	case f.concurrency > maxConcurrency:
+		return nil, usageError("import: --concurrency must be auto or between 1 and %d, got %d", maxConcurrency, f.concurrency)
 	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
 		return nil, usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
-	case f.maxAttempts < 1:
-		return nil, usageError("import: --max-attempts must be at least 1, got %d", f.maxAttempts)
-	case f.ckptEvery <= 0:
-		return nil, usageError("import: --checkpoint-every must be positive, got %v", f.ckptEvery)
-	case f.timeout <= 0:
-		return nil, usageError("import: --timeout must be positive, got %v", f.timeout)
+	case f.maxAttempts < 1 || f.maxAttempts > maxAttempts:
+		return nil, usageError("import: --max-attempts must be between 1 and %d, got %d", maxAttempts, f.maxAttempts)
+	case f.ckptEvery <= 0 || f.ckptEvery > maxDuration:
+		return nil, usageError("import: --checkpoint-every must be positive and at most %v, got %v", maxDuration, f.ckptEvery)
+	case f.timeout <= 0 || f.timeout > maxDuration:
+		return nil, usageError("import: --timeout must be positive and at most %v, got %v", maxDuration, f.timeout)
 	case f.logFormat != "text" && f.logFormat != "json":
 		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
 	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
 		return nil, usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
-	}
-	if err := f.checkPaths(); err != nil {
-		return nil, err
 	}
 	return f, nil
 }
@@ -215,28 +222,6 @@ func (f *importFlags) resolveEndpoint(region string, getenv func(string) string)
 	return nil
 }
 
-// checkPaths refuses an output file that is the input or another output:
-// creating it would truncate what it names.
-func (f *importFlags) checkPaths() error {
-	seen := map[string]string{}
-	for _, p := range []struct{ flag, name string }{
-		{"the input", f.file}, {"--results", f.results}, {"--failed", f.failed}, {"--checkpoint", f.checkpoint},
-	} {
-		if p.name == "" || p.name == "-" || p.name == os.DevNull {
-			continue
-		}
-		abs, err := filepath.Abs(p.name)
-		if err != nil {
-			continue
-		}
-		if other, ok := seen[abs]; ok {
-			return usageError("import: %s and %s name the same file %s", other, p.flag, p.name)
-		}
-		seen[abs] = p.flag
-	}
-	return nil
-}
-
 // isCSV reports whether format is CSV or its tab-separated variant.
 func isCSV(format source.Format) bool { return format == source.CSV || format == source.TSV }
 
@@ -288,7 +273,8 @@ func (l *failureLimit) String() string {
 func (l *failureLimit) Set(s string) error {
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		v, err := strconv.ParseFloat(p, 64)
-		if err != nil || v <= 0 || v >= 100 {
+		if err != nil || !(v > 0 && v < 100) { // NaN fails both
+
 			return fmt.Errorf("want a percentage between 0 and 100, got %q", s)
 		}
 		*l = failureLimit{set: true, percent: v}

@@ -9,10 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/internal/safefile"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
@@ -37,22 +37,32 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	in, size, closeIn, err := openInput(ctx, f.file, stdin)
+	var files safefile.Set // the run's files, by identity: no output may be another
+	in, err := openInput(ctx, f.file, stdin, &files)
 	if err != nil {
+		if errors.Is(err, errInterrupted) {
+			return withCode(exitInterrupted, fmt.Errorf("import: %s: %w before it had a writer", displayName(f.file), err))
+		}
 		return usageError("import: %v", err)
 	}
-	defer closeIn()
+	defer in.close()
 	counted := &countingReader{r: in}
 	src, err := source.Open(counted, f.format, source.Options{Delimiter: f.delimiter})
 	if err != nil {
+		if errors.Is(err, errInterrupted) {
+			return withCode(exitInterrupted, fmt.Errorf("import: %s: %w", displayName(f.file), err))
+		}
 		return withCode(exitAborted, fmt.Errorf("import: %s: %w", displayName(f.file), err))
 	}
-	m, mapBytes, err := loadMapping(f.mapFile)
+	m, mapBytes, err := loadMapping(f.mapFile, &files)
 	if err != nil {
 		return err
 	}
-	trigger, trigBytes, err := loadTrigger(f.triggerFile)
+	trigger, trigBytes, err := loadTrigger(f.triggerFile, &files)
 	if err != nil {
+		return err
+	}
+	if err := checkOutputs(f, stdout, &files); err != nil {
 		return err
 	}
 
@@ -60,7 +70,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	ck, err := openCheckpoint(f.checkpoint, segloop.DestinationFingerprint(fingerprint, destination(f)), f.ckptEvery)
+	ck, err := openCheckpoint(f.checkpoint, segloop.DestinationFingerprint(fingerprint, destination(f)), f.ckptEvery, &files)
 	if err != nil {
 		return err
 	}
@@ -115,15 +125,20 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			cancel(err)
 		}
 	}
-	out, err := openOutputs(f, stdout, src, ck, stop)
+	out, err := openOutputs(ctx, f, stdout, src, ck, &files, stop)
 	if err != nil {
+		if ck != nil {
+			ck.Close()
+		}
 		return err
 	}
-	prog := startProgress(stderr, f.quiet, size, counted, &out.counts, lim)
+	defer onQuit(ctx, func() { out.quit(stderr) })()
+	prog := startProgress(stderr, f.quiet, in.size, counted, &out.counts, lim)
 	defer prog.Stop()
 
+	read := &readWatch{Reader: src}
 	cfg := segloop.Config{
-		Source:         src,
+		Source:         read,
 		Mapping:        m,
 		Trigger:        trigger,
 		RunKey:         runKey,
@@ -157,6 +172,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		Endpoint: endpoint,
 		LastLine: out.lastLine,
 		Budget:   lim,
+		AtEnd:    read.atEnd.Load(),
 	}
 	if p := outErr.Load(); p != nil {
 		runErr = *p
@@ -183,47 +199,6 @@ func importOutcome(sum segloop.Summary, err error) error {
 	}
 }
 
-// openInput opens the input file, or stdin for "-". size is the file's size
-// in bytes, or 0 when unknown. A pipe (stdin or a FIFO) stops blocking the
-// reader when ctx ends, so an interrupt is not stuck behind a stalled writer.
-func openInput(ctx context.Context, name string, stdin io.Reader) (r io.Reader, size int64, closeFn func(), err error) {
-	if name == "-" {
-		if f, ok := stdin.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeNamedPipe != 0 {
-				fd := f.Fd() // (puts it in blocking mode; made pollable below)
-				if syscall.SetNonblock(int(fd), true) == nil {
-					p := os.NewFile(fd, "stdin")
-					return p, 0, unblockOnDone(ctx, p), nil
-				}
-			}
-		}
-		return stdin, 0, func() {}, nil
-	}
-	file, err := os.Open(name)
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	st, err := file.Stat()
-	if err != nil {
-		file.Close()
-		return nil, 0, nil, err
-	}
-	if st.IsDir() {
-		file.Close()
-		return nil, 0, nil, fmt.Errorf("%s is a directory", name)
-	}
-	stop := unblockOnDone(ctx, file)
-	return file, st.Size(), func() { stop(); file.Close() }, nil
-}
-
-// unblockOnDone makes reads of f fail once ctx ends (for files the runtime
-// poller handles, such as pipes; a no-op for regular files, whose reads do
-// not block). The returned func releases it.
-func unblockOnDone(ctx context.Context, f *os.File) func() {
-	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
-	return func() { stop() }
-}
-
 func displayName(file string) string {
 	if file == "-" {
 		return "stdin"
@@ -233,11 +208,14 @@ func displayName(file string) string {
 
 // loadMapping reads and checks the --map file; no file means the default
 // mapping.
-func loadMapping(name string) (*mapping.Mapping, []byte, error) {
+func loadMapping(name string, files *safefile.Set) (*mapping.Mapping, []byte, error) {
 	if name == "" {
 		return mapping.Default(), nil, nil
 	}
 	data, err := os.ReadFile(name)
+	if err == nil {
+		err = files.InputPath("--map", name)
+	}
 	if err != nil {
 		return nil, nil, usageError("import: --map: %v", err)
 	}
@@ -249,11 +227,14 @@ func loadMapping(name string) (*mapping.Mapping, []byte, error) {
 }
 
 // loadTrigger reads the --trigger file: one JSON object.
-func loadTrigger(name string) (map[string]any, []byte, error) {
+func loadTrigger(name string, files *safefile.Set) (map[string]any, []byte, error) {
 	if name == "" {
 		return nil, nil, nil
 	}
 	data, err := os.ReadFile(name)
+	if err == nil {
+		err = files.InputPath("--trigger", name)
+	}
 	if err != nil {
 		return nil, nil, usageError("import: --trigger: %v", err)
 	}
@@ -293,6 +274,20 @@ func newLogger(stderr io.Writer, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(stderr, nil))
+}
+
+// readWatch notes whether the source was read to its end, for the summary.
+type readWatch struct {
+	source.Reader
+	atEnd atomic.Bool
+}
+
+func (w *readWatch) Next() (source.Record, error) {
+	rec, err := w.Reader.Next()
+	if errors.Is(err, io.EOF) {
+		w.atEnd.Store(true)
+	}
+	return rec, err
 }
 
 // countingReader counts the bytes read through it, for the progress display.

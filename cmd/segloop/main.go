@@ -15,11 +15,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 )
 
 // gcPercent is the garbage collector's target when $GOGC is unset. The live
@@ -40,34 +37,4 @@ func main() {
 		fmt.Fprintf(os.Stderr, "segloop: %v\n", err)
 	}
 	os.Exit(code)
-}
-
-// interruptible returns a context cancelled with errInterrupted by the first
-// SIGINT or SIGTERM; a second signal exits at once with code 130 (whatever
-// is on disk is consistent: checkpoints are replaced atomically).
-func interruptible(parent context.Context, stderr io.Writer) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(parent)
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "segloop: interrupted: finishing requests in flight (interrupt again to quit now)")
-			cancel(errInterrupted)
-		case <-done:
-			return
-		}
-		select {
-		case <-sigs:
-			fmt.Fprintln(stderr, "segloop: interrupted twice: quitting now")
-			os.Exit(exitInterrupted)
-		case <-done:
-		}
-	}()
-	return ctx, func() {
-		signal.Stop(sigs)
-		close(done)
-		cancel(nil)
-	}
 }

@@ -86,9 +86,19 @@ func (s *syncBuffer) String() string {
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
+	return startChildWith(t, nil, args...)
+}
+
+// startChildWith is startChild with setup applied to the command before it
+// starts (to give it another stdin or stdout).
+func startChildWith(t *testing.T, setup func(*exec.Cmd), args ...string) *child {
+	t.Helper()
 	c := &child{cmd: exec.Command(segloopBinary(t), args...)}
 	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
 	c.cmd.Env = append(os.Environ(), "SEGMENT_WRITE_KEY="+testWriteKey)
+	if setup != nil {
+		setup(c.cmd)
+	}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,9 +214,11 @@ func TestProcessSecondSIGINTQuitsAtOnce(t *testing.T) {
 
 // TestProcessKillAndResume kills the import with SIGKILL at random moments,
 // resumes it from its checkpoint each time, and checks that in the end every
-// row was delivered and none under two different messageIds.
+// row was delivered, none under two different messageIds, and that what was
+// sent twice is no more than what can be in flight at a kill: concurrency ×
+// batch items per kill.
 func TestProcessKillAndResume(t *testing.T) {
-	rows, kills := 3000, 3
+	rows, kills, batch, concurrency := 6000, 3, 20, 4
 	if os.Getenv("SEGLOOP_SOAK") != "" {
 		rows, kills = 50000, 10
 	}
@@ -216,10 +228,10 @@ func TestProcessKillAndResume(t *testing.T) {
 	ck := filepath.Join(dir, "run.ckpt")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	args := func(i int) []string {
-		return []string{"import", "--endpoint", srv.URL, "--batch", "10", "--concurrency", "4", "--quiet",
-			"--checkpoint", ck, "--checkpoint-every", "10ms", "--results", filepath.Join(dir, fmt.Sprintf("results-%d.ndjson", i)), file}
+		return []string{"import", "--endpoint", srv.URL, "--batch", strconv.Itoa(batch), "--concurrency", strconv.Itoa(concurrency),
+			"--rate", "40", "--quiet", "--checkpoint", ck, "--results", filepath.Join(dir, fmt.Sprintf("results-%d.ndjson", i)), file}
 	}
-	perRun := int64(rows / 10 / (kills + 2))
+	perRun := int64(rows / batch / (kills + 2))
 	for i := range kills {
 		before := srv.Stats().Requests
 		c := startChild(t, args(i)...)
@@ -227,7 +239,8 @@ func TestProcessKillAndResume(t *testing.T) {
 		waitFor(t, "requests before the kill", func() bool { return srv.Stats().Requests >= after || c.cmd.ProcessState != nil })
 		c.cmd.Process.Kill()
 		c.wait(t)
-		t.Logf("kill %d after %d requests (server has %d unique events)", i+1, srv.Stats().Requests-before, srv.Stats().Unique)
+		t.Logf("kill %d after %d requests (server has %d unique events, %d duplicates)",
+			i+1, srv.Stats().Requests-before, srv.Stats().Unique, srv.Stats().Duplicates)
 	}
 	c := startChild(t, args(kills)...)
 	if code := c.wait(t); code != exitOK {
@@ -262,6 +275,9 @@ func TestProcessKillAndResume(t *testing.T) {
 	stats := srv.Stats()
 	t.Logf("%d rows, %d kills: %d events delivered, %d unique, %d duplicates (same messageId), 0 under two messageIds",
 		rows, kills, stats.Events, stats.Unique, stats.Duplicates)
+	if limit := int64(kills * concurrency * batch); stats.Duplicates > limit {
+		t.Fatalf("%d duplicate deliveries after %d kills; at most %d (kills × concurrency × batch) may be in flight", stats.Duplicates, kills, limit)
+	}
 }
 
 func TestProcessFaults(t *testing.T) {

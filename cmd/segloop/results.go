@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"io"
-	"os"
 	"time"
 
 	"github.com/segloop/segloop"
@@ -40,6 +39,20 @@ func (w *resultWriter) Write(r segloop.Result) error {
 	return nil
 }
 
+// Flush writes out the buffered lines.
+func (w *resultWriter) Flush() error {
+	w.flushed = time.Now()
+	return w.buf.Flush()
+}
+
+// deadline bounds the writes to the output from now on, where it allows
+// one (a pipe or FIFO the runtime polls); elsewhere it does nothing.
+func (w *resultWriter) deadline(t time.Time) {
+	if d, ok := w.w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		_ = d.SetWriteDeadline(t)
+	}
+}
+
 // Close flushes the lines and closes the output, reporting the first error.
 func (w *resultWriter) Close() error {
 	err := w.buf.Flush()
@@ -47,15 +60,6 @@ func (w *resultWriter) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// createOutput creates the named output file, or returns stdout (never
-// closed) when name is empty.
-func createOutput(name string, stdout io.Writer) (io.WriteCloser, error) {
-	if name == "" || name == "-" {
-		return nopCloser{stdout}, nil
-	}
-	return os.Create(name)
 }
 
 type nopCloser struct{ io.Writer }

@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/segloop/segloop/checkpoint"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/segment/segmenttest"
 )
@@ -182,16 +184,9 @@ func TestImportDiskFullCheckpointClaimsOnlyDelivered(t *testing.T) {
 	if r.code != exitAborted || !strings.Contains(r.stderr, "writing results") {
 		t.Fatalf("exit %d, want 3 naming the results; stderr:\n%s", r.code, r.stderr)
 	}
-	data, err := os.ReadFile(ck)
+	doc, err := checkpoint.Read(ck)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var doc struct {
-		RunKey string     `json:"runKey"`
-		Ranges [][2]int64 `json:"ranges"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("checkpoint %s: %v", data, err)
 	}
 	delivered := srv.Delivered()
 	marked := 0
@@ -207,4 +202,47 @@ func TestImportDiskFullCheckpointClaimsOnlyDelivered(t *testing.T) {
 		t.Fatal("the checkpoint marks nothing: the test proves nothing (items delivered before the write error are marked)")
 	}
 	t.Logf("%d items marked, %d delivered", marked, len(delivered))
+}
+
+// TestSummarySaysWhatWasRead: a run stopped after its input was read to the
+// end says so; one stopped earlier names the line reading stopped after.
+func TestSummarySaysWhatWasRead(t *testing.T) {
+	noIDs := func(n int) string {
+		var b strings.Builder
+		b.WriteString("name,email\n")
+		for i := range n {
+			fmt.Fprintf(&b, "n%d,user%d@example.com\n", i, i)
+		}
+		return b.String()
+	}
+	t.Run("read to the end", func(t *testing.T) {
+		r := runCLI(t, context.Background(), nil, "import", "--dry-run", "--quiet", "--max-failures", "0", writeFile(t, "in.csv", noIDs(5)))
+		if r.code != exitAborted {
+			t.Fatalf("exit %d, want 3:\n%s", r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "not read") || !strings.Contains(r.stderr, "read to its end") {
+			t.Fatalf("the summary does not say the input was read to its end:\n%s", r.stderr)
+		}
+		j := runCLI(t, context.Background(), nil, "import", "--dry-run", "--quiet", "--log-format", "json", "--max-failures", "0", writeFile(t, "in.csv", noIDs(5)))
+		if strings.Contains(j.stderr, "notReadAfterLine") || !strings.Contains(j.stderr, `"readToEnd":true`) {
+			t.Fatalf("the JSON summary:\n%s", j.stderr)
+		}
+	})
+	t.Run("stopped early", func(t *testing.T) {
+		r := runCLI(t, context.Background(), nil, "import", "--dry-run", "--quiet", "--batch", "10", "--max-failures", "10", writeFile(t, "in.csv", noIDs(50000)))
+		if r.code != exitAborted {
+			t.Fatalf("exit %d, want 3:\n%s", r.code, r.stderr)
+		}
+		m := regexp.MustCompile(`reading stopped after line (\d+)`).FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("the summary does not say where reading stopped:\n%s", r.stderr)
+		}
+		last := 0
+		for _, l := range parseResults(t, r.stdout) {
+			last = max(last, l.Line)
+		}
+		if m[1] != strconv.Itoa(last) {
+			t.Fatalf("reading stopped after line %s, the last result is of line %d", m[1], last)
+		}
+	})
 }

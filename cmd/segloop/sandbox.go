@@ -67,6 +67,18 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if fs.NArg() > 0 {
 		return usageError("sandbox: unexpected argument %q", fs.Arg(0))
 	}
+	switch {
+	case !(def.Rate >= 0 && def.Rate <= maxRate): // NaN fails both
+		return usageError("sandbox: --rate must be 0 (no limit) or a number of requests per second up to %v, got %v", maxRate, def.Rate)
+	case def.Burst < 0:
+		return usageError("sandbox: --burst must be positive, got %d", def.Burst)
+	case !(def.FailRate >= 0 && def.FailRate <= 1):
+		return usageError("sandbox: --fail-rate must be a fraction between 0 and 1, got %v", def.FailRate)
+	case !(def.ResetRate >= 0 && def.ResetRate <= 1):
+		return usageError("sandbox: --reset-rate must be a fraction between 0 and 1, got %v", def.ResetRate)
+	case def.Latency < 0 || def.Latency > maxDuration:
+		return usageError("sandbox: --latency must be between 0 and %v, got %v", maxDuration, def.Latency)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return usageError("sandbox: %v", err)

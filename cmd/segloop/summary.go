@@ -17,8 +17,9 @@ type report struct {
 	Sandbox  *sandboxServer
 	DryRun   bool
 	Endpoint string
-	LastLine int     // the last source line read
+	LastLine int     // the last source line with a result
 	Budget   *budget // the rate limiter; nil: none
+	AtEnd    bool    // the input was read to its end
 
 	// OutputFailed: the results could not be written, so the summary must not
 	// claim every item has its result on disk.
@@ -53,7 +54,11 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 			attrs = append(attrs, "budget", kind, "budgetDetail", text)
 		}
 		if err != nil {
-			log.Error("import stopped", append(attrs, "error", err.Error(), "notReadAfterLine", r.LastLine)...)
+			attrs = append(attrs, "error", err.Error(), "readToEnd", r.AtEnd)
+			if !r.AtEnd {
+				attrs = append(attrs, "notReadAfterLine", r.LastLine)
+			}
+			log.Error("import stopped", attrs...)
 			return
 		}
 		log.Info("import finished", attrs...)
@@ -62,10 +67,17 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	var b strings.Builder
 	if err != nil {
 		fmt.Fprintf(&b, "segloop: import stopped: %v\n", err)
+		results := "every item read has its result"
 		if r.OutputFailed {
-			fmt.Fprintf(&b, "segloop: results after the write error are missing; input after line %d was not read (not processed)\n", r.LastLine)
-		} else {
-			fmt.Fprintf(&b, "segloop: every item read has its result; input after line %d was not read (not processed)\n", r.LastLine)
+			results = "results after the write error are missing"
+		}
+		switch {
+		case r.AtEnd:
+			fmt.Fprintf(&b, "segloop: %s; the input was read to its end\n", results)
+		case r.LastLine == 0:
+			fmt.Fprintf(&b, "segloop: %s; no item was read (not processed)\n", results)
+		default:
+			fmt.Fprintf(&b, "segloop: %s; reading stopped after line %d: the rest of the input was not read (not processed)\n", results, r.LastLine)
 		}
 	}
 	fmt.Fprintf(&b, "segloop: %d items in %s (%.1f items/s): %d ok, %d invalid, %d failed",

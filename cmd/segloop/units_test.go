@@ -32,7 +32,7 @@ func TestFailureLimit(t *testing.T) {
 			t.Errorf("%q: exceeded(%d, %d) = %v, want %v", tt.flag, tt.bad, tt.done, got, tt.want)
 		}
 	}
-	for _, bad := range []string{"abc", "-1", "0%", "100%", "x%"} {
+	for _, bad := range []string{"abc", "-1", "0%", "100%", "x%", "NaN%", "Inf%", "-Inf%", "1e400%"} {
 		var l failureLimit
 		if err := l.Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
