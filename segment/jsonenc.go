@@ -24,7 +24,15 @@ const maxDepth = 64
 type encoder struct {
 	keys  [][]string // keys[d] is the reusable key buffer for maps at depth d
 	field string     // wire field being encoded, for error messages
+
+	// Scratch space of appendTraits and its splice of TraitsJSON.
+	key   []byte    // a key encoded as a JSON string
+	spans []keySpan // keys of the objects being scanned
+	top   []keySpan // keys of the traits object written
 }
+
+// maxScratch bounds the scratch slices a pooled encoder keeps.
+const maxScratch = 4096
 
 var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
 
@@ -38,6 +46,12 @@ func putEncoder(e *encoder) {
 	for i := range e.keys {
 		clear(e.keys[i]) // drop references to the caller's strings
 		e.keys[i] = e.keys[i][:0]
+		if cap(e.keys[i]) > maxScratch {
+			e.keys[i] = nil
+		}
+	}
+	if cap(e.spans) > maxScratch || cap(e.top) > maxScratch || cap(e.key) > maxScratch {
+		e.spans, e.top, e.key = nil, nil, nil
 	}
 	encoderPool.Put(e)
 }
