@@ -47,7 +47,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer closeIn()
 	counted := &countingReader{r: in}
-	src, err := source.Open(counted, f.format, source.Options{Delimiter: f.delimiter})
+	src, err := source.Open(counted, f.format, source.Options{Delimiter: f.delimiter, AllowShortRows: f.shortRows})
 	if err != nil {
 		return withCode(exitAborted, fmt.Errorf("import: %s: %w", displayName(f.file), err))
 	}
