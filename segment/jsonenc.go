@@ -196,6 +196,15 @@ func (e *encoder) appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainJSON marks the bytes appendString copies as they are: printable ASCII
+// but for the quote, the backslash and <, > and &.
+var plainJSON = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a quoted JSON string, escaped exactly as
 // encoding/json does: control characters, quote and backslash, the HTML
 // characters <, > and &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
@@ -204,11 +213,11 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if plainJSON[b] {
+			i++
+			continue
+		}
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':
