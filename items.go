@@ -1,9 +1,9 @@
 package segloop
 
 import (
-	"bytes"
 	"context"
 
+	"github.com/segloop/segloop/internal/arena"
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/segment"
@@ -26,8 +26,29 @@ type payload struct {
 type items struct {
 	cfg     *Config
 	mapping *mapping.Mapping
-	scratch []byte     // the event being encoded; copied out at its exact size
-	ids     messageIDs // mapped and re-sent messageIds seen: a repeat is invalid
+	scratch []byte      // the event being encoded, then copied into values
+	values  arena.Arena // each item's event and generated messageId
+	ids     messageIDs  // mapped and re-sent messageIds seen: a repeat is invalid
+
+	// The mapping bound to the header of the rows read (see forHeader).
+	header    []string
+	bound     *mapping.Mapping
+	resentCol int // column of resentMessageID in header, -1 if none
+}
+
+// forHeader returns the mapping bound to a row's header, binding it when the
+// header is not the one of the row before (the rows of a reader share one
+// header slice).
+func (s *items) forHeader(header []string) *mapping.Mapping {
+	if len(header) != len(s.header) || (len(header) > 0 && &header[0] != &s.header[0]) || s.bound == nil {
+		s.header, s.bound, s.resentCol = header, s.mapping.ForHeader(header), -1
+		for i, name := range header {
+			if name == resentMessageID {
+				s.resentCol = i
+			}
+		}
+	}
+	return s.bound
 }
 
 // Next returns the next item to process. A record that cannot be read, mapped,
@@ -51,7 +72,17 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 		it.Err = rec.Err
 		return it, nil
 	}
-	in, err := s.mapping.Apply(mapping.Env{Item: rec.Fields, Trigger: s.cfg.Trigger, Index: rec.Index})
+	env := mapping.Env{Item: rec.Fields, Trigger: s.cfg.Trigger, Index: rec.Index}
+	m, resent := s.mapping, ""
+	if rec.Fields == nil && rec.Header != nil { // a row: mapped by column position
+		m, env.Row = s.forHeader(rec.Header), rec.Cells
+		if s.resentCol >= 0 && s.resentCol < len(rec.Cells) {
+			resent = rec.Cells[s.resentCol]
+		}
+	} else {
+		resent, _ = rec.Fields[resentMessageID].(string)
+	}
+	in, err := m.Apply(env)
 	it.Value.userID = in.UserID
 	if err != nil {
 		it.Err = err
@@ -61,14 +92,16 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 	if it.Key == "" {
 		it.Key = in.AnonymousID
 	}
-	if id, ok := rec.Fields[resentMessageID].(string); ok && in.MessageID == "" {
-		in.MessageID = id // a failed-items file re-run: the first attempt's id
+	if resent != "" && in.MessageID == "" {
+		in.MessageID = resent // a failed-items file re-run: the first attempt's id
 	}
 	if it.Value.messageID, it.Err = in.MessageID, s.ids.check(in.MessageID, rec.Line); it.Err != nil {
 		return it, nil
 	}
 	if in.MessageID == "" {
-		in.MessageID = segment.MessageID(s.cfg.RunKey, rec.Index, it.Key)
+		// Cut from s.values, as the event is: no allocation of its own.
+		s.values.Append(segment.AppendMessageID(s.scratch[:0], s.cfg.RunKey, rec.Index, it.Key))
+		in.MessageID = s.values.Text()
 	}
 	it.Value.messageID = in.MessageID
 	if s.cfg.Done != nil && s.cfg.Done(rec.Index) {
@@ -81,7 +114,8 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 		return it, nil
 	}
 	s.scratch = event
-	it.Value.event = bytes.Clone(event)
+	s.values.Append(event)
+	it.Value.event = s.values.Bytes()
 	it.Size = len(event) + 1
 	return it, nil
 }

@@ -13,6 +13,7 @@ type scenario struct {
 	ID      int
 	Name    string
 	Rows    []int          // input sizes; every client runs on each
+	Input   inputKind      // the generated input (zero: the users CSV)
 	Server  serverConfig   // the sandbox of every run (Seed is set per run)
 	Clients []clientConfig // run one after the other, each with its own server
 	// figures turns the runs into the table's rows.
@@ -66,7 +67,7 @@ func (r *runner) run(ctx context.Context, sc *scenario) (scenarioResult, error) 
 	res := scenarioResult{ID: sc.ID, Name: sc.Name, Rows: sc.Rows, Server: sc.Server, Clients: sc.Clients}
 	for run := 1; run <= r.runs; run++ {
 		for _, rows := range sc.Rows {
-			file, err := r.inputs.file(rows)
+			file, err := r.inputs.fileOf(sc.Input, rows)
 			if err != nil {
 				return res, err
 			}

@@ -55,12 +55,12 @@ func BenchmarkCSVMap(b *testing.B) {
 			var ms0, ms1 runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&ms0)
-			m := mapping.Default()
 			for b.Loop() {
-				r, err := source.Open(newRowGen(rows), source.CSV, source.Options{})
+				r, err := source.NewCSVReader(newRowGen(rows), source.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
+				m := mapping.Default().ForHeader(r.Header())
 				for n := 0; ; n++ {
 					rec, err := r.Next()
 					if err == io.EOF {
@@ -69,7 +69,7 @@ func BenchmarkCSVMap(b *testing.B) {
 					if err != nil || rec.Err != nil {
 						b.Fatal(err, rec.Err)
 					}
-					id, err := m.Apply(mapping.Env{Item: rec.Fields, Index: rec.Index})
+					id, err := m.Apply(mapping.Env{Row: rec.Cells, Index: rec.Index})
 					if err != nil || id.UserID == "" {
 						b.Fatal(err, id)
 					}

@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/segloop/segloop/segment"
 )
@@ -18,6 +17,12 @@ import (
 //     same key inside traits;
 //   - empty strings are left out, and keys starting with '_' (such as the
 //     _status and _error columns of a failed-items file) are ignored.
+//
+// Bound to a header (ForHeader), it maps a row without a map: the trait
+// columns go to segment.Identify.Columns and Row, sorted once per header, and
+// a traits cell to TraitsJSON, spliced into the event undecoded; the event
+// (and any error) is the one the row's map would give, but for the order of
+// keys inside traits.
 func Default() *Mapping { return &Mapping{def: true} }
 
 // idKeys and anonKeys are the default mapping's identity keys, by priority.
@@ -25,14 +30,6 @@ var (
 	idKeys   = [...]string{"userId", "user_id", "id"}
 	anonKeys = [...]string{"anonymousId", "anonymous_id"}
 )
-
-func reserved(k string) bool {
-	switch k {
-	case "userId", "user_id", "id", "anonymousId", "anonymous_id", "email", "name", "traits":
-		return true
-	}
-	return strings.HasPrefix(k, "_")
-}
 
 func applyDefault(item map[string]any) (segment.Identify, error) {
 	var id segment.Identify

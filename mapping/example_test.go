@@ -40,3 +40,27 @@ func ExampleDefault() {
 	fmt.Println(id.UserID, id.Email, id.Traits, err)
 	// Output: u1 ada@example.com map[plan:pro vip:true] <nil>
 }
+
+func ExampleMapping_ForHeader() {
+	header := []string{"id", "email", "plan", "traits"}
+	m := mapping.Default().ForHeader(header) // once per header
+	for _, row := range [][]string{
+		{"u1", "ada@example.com", "pro", `{"company": "Acme", "plan": "free", "seats": 12}`},
+		{"u2", "bob@example.com", "", "[1]"},
+	} {
+		id, err := m.Apply(mapping.Env{Row: row})
+		if err != nil {
+			fmt.Println("invalid:", err)
+			continue
+		}
+		event, err := id.AppendJSON(nil) // the traits cell is checked and spliced here
+		if err != nil {
+			fmt.Println("invalid:", err)
+			continue
+		}
+		fmt.Println(string(event))
+	}
+	// Output:
+	// {"type":"identify","userId":"u1","traits":{"plan":"pro","company":"Acme","seats":12,"email":"ada@example.com"}}
+	// invalid: traits: "[1]" is not a JSON object
+}

@@ -21,6 +21,10 @@
 // its placeholders are; an object all of whose templated keys are absent is
 // absent too. JSON null is kept as null.
 //
+// Rows of text cells under a header (CSV) are mapped by column position: a
+// Mapping bound to the header with ForHeader resolves every column name once
+// and reads Env.Row, with the results the row's map would give.
+//
 // Templates never execute code, read files or the environment; Parse rejects
 // mappings over MaxMappingBytes, MaxPlaceholders or MaxDepth, and an Apply
 // whose mixed text, plus the text copied by the json, lower and upper filters,
@@ -41,18 +45,29 @@ import (
 	"github.com/segloop/segloop/segment"
 )
 
-// Env is what placeholders read for one item.
+// Env is what placeholders read for one item: a decoded object (Item), or a
+// row of text cells (Row) for a Mapping bound to the row's header by
+// ForHeader.
 type Env struct {
 	Item    map[string]any // {{item...}}: the decoded item
+	Row     []string       // {{item.col}}: the item's cells, for a Mapping from ForHeader; read when Item is nil
 	Trigger map[string]any // {{trigger...}}: the run-level trigger object; nil if none
 	Index   int64          // {{index}}: the item's 0-based position
 }
 
-// Mapping maps items onto Identify inputs. It is immutable after Parse or
-// Default and safe for concurrent use by any number of goroutines.
+// Mapping maps items onto Identify inputs. It is immutable after Parse,
+// Default or ForHeader and safe for concurrent use by any number of
+// goroutines.
 type Mapping struct {
-	def    bool    // the default mapping
-	fields []field // in a fixed order
+	def          bool    // the default mapping
+	fields       []field // in a fixed order
+	placeholders int     // placeholders in fields, numbered 0..placeholders-1
+
+	// Bound to a header by ForHeader.
+	bound  bool
+	header []string
+	row    *rowDefault // the default mapping's columns
+	cols   []int       // per placeholder: the column its {{item.col}} reads, -1 for none
 }
 
 // field is one mapped top-level field.
@@ -134,6 +149,7 @@ func Parse(data []byte) (*Mapping, error) {
 		}
 		m.fields = append(m.fields, field{name: fk.name, kind: fk.kind, node: n})
 	}
+	m.placeholders = b.placeholders
 	return m, nil
 }
 
@@ -148,14 +164,33 @@ func known(name string) bool {
 
 // Apply maps one item. A field that cannot be mapped is a *FieldError naming
 // it, such as `traits.seats: int: "abc" is not an integer`. The result may
-// share nested objects and arrays with env.Item and the mapping; callers must
-// not modify them (the top-level Traits, Context and Integrations maps are
-// the caller's own).
+// share nested objects and arrays with env.Item and the mapping, and cells
+// with env.Row; callers must not modify them (the top-level Traits, Context
+// and Integrations maps are the caller's own).
+//
+// A Mapping from ForHeader reads env.Row when env.Item is nil. Mapped from a
+// row, the default mapping returns the row's traits as Columns and Row and
+// its traits cell as TraitsJSON (checked when the event is encoded: see
+// segment.Identify.AppendJSON), without a map; the event is the one the
+// row's Item map would give, its traits cell's errors included.
 func (m *Mapping) Apply(env Env) (segment.Identify, error) {
+	rowMode := m.bound && env.Item == nil && env.Row != nil
 	if m.def {
+		if rowMode {
+			return m.row.apply(env.Row), nil
+		}
 		return applyDefault(env.Item)
 	}
-	e := evaluator{env: &env, budget: MaxOutputBytes}
+	return m.applyTemplates(env, rowMode)
+}
+
+// applyTemplates is Apply for a mapping file. (Apart from Apply, so that
+// env stays on Apply's stack for the default mapping.)
+func (m *Mapping) applyTemplates(env Env, rowMode bool) (segment.Identify, error) {
+	e := evaluator{env: &env, budget: MaxOutputBytes, row: rowMode}
+	if rowMode {
+		e.header, e.cols = m.header, m.cols
+	}
 	var id segment.Identify
 	for i := range m.fields {
 		f := &m.fields[i]

@@ -13,7 +13,7 @@ import (
 	"github.com/segloop/segloop/segment"
 )
 
-func mustParse(t *testing.T, src string) *mapping.Mapping {
+func mustParse(t testing.TB, src string) *mapping.Mapping {
 	t.Helper()
 	m, err := mapping.Parse([]byte(src))
 	if err != nil {

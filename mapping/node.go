@@ -54,6 +54,9 @@ func (b *builder) build(path string, v any, depth int) (*node, error) {
 		if tmpl == nil {
 			return &node{kind: nodeLiteral, lit: t}, nil
 		}
+		for i := range tmpl.phs {
+			tmpl.phs[i].id = b.placeholders + i
+		}
 		b.placeholders += len(tmpl.phs)
 		if b.placeholders > MaxPlaceholders {
 			return nil, &SyntaxError{Field: path, Err: fmt.Errorf("%w: more than %d placeholders", ErrLimit, MaxPlaceholders)}
@@ -110,6 +113,11 @@ type evaluator struct {
 	env    *Env
 	budget int // bytes of mixed text still allowed
 	buf    []byte
+
+	// For a row (env.Row): its header and the column of each placeholder.
+	row    bool
+	header []string
+	cols   []int
 }
 
 // eval returns the value of n; ok is false when it is absent. A literal
@@ -191,7 +199,11 @@ func (e *evaluator) value(ph *placeholder) (any, bool, error) {
 	case rootIndex:
 		v, ok = e.env.Index, true
 	case rootItem:
-		v, ok = lookup(e.env.Item, ph.path)
+		if e.row {
+			v, ok = e.cell(ph)
+		} else {
+			v, ok = lookup(e.env.Item, ph.path)
+		}
 	default:
 		v, ok = lookup(e.env.Trigger, ph.path)
 	}
@@ -215,6 +227,26 @@ func (e *evaluator) value(ph *placeholder) (any, bool, error) {
 		ok = false
 	}
 	return v, ok, nil
+}
+
+// cell is what {{item...}} reads from a row: the cell of its column (a
+// string, which has no fields of its own), or for {{item}} the row as an
+// object.
+func (e *evaluator) cell(ph *placeholder) (any, bool) {
+	row := e.env.Row
+	if len(ph.path) == 0 {
+		m := make(map[string]any, len(row))
+		for i, c := range row {
+			if i < len(e.header) {
+				m[e.header[i]] = c
+			}
+		}
+		return m, true
+	}
+	if c := e.cols[ph.id]; c >= 0 && c < len(row) && len(ph.path) == 1 {
+		return row[c], true
+	}
+	return nil, false
 }
 
 // lookup walks path from m through objects and arrays.

@@ -20,6 +20,7 @@ const (
 // placeholder is one parsed {{...}}.
 type placeholder struct {
 	text    string // as written, braces included
+	id      int    // 0-based number within its Mapping
 	root    root
 	path    []string // keys (or array indexes) below the root
 	filters []filter

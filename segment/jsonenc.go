@@ -24,7 +24,15 @@ const maxDepth = 64
 type encoder struct {
 	keys  [][]string // keys[d] is the reusable key buffer for maps at depth d
 	field string     // wire field being encoded, for error messages
+
+	// Scratch space of appendTraits and its splice of TraitsJSON.
+	key   []byte    // a key encoded as a JSON string
+	spans []keySpan // keys of the objects being scanned
+	top   []keySpan // keys of the traits object written
 }
+
+// maxScratch bounds the scratch slices a pooled encoder keeps.
+const maxScratch = 4096
 
 var encoderPool = sync.Pool{New: func() any { return new(encoder) }}
 
@@ -38,6 +46,12 @@ func putEncoder(e *encoder) {
 	for i := range e.keys {
 		clear(e.keys[i]) // drop references to the caller's strings
 		e.keys[i] = e.keys[i][:0]
+		if cap(e.keys[i]) > maxScratch {
+			e.keys[i] = nil
+		}
+	}
+	if cap(e.spans) > maxScratch || cap(e.top) > maxScratch || cap(e.key) > maxScratch {
+		e.spans, e.top, e.key = nil, nil, nil
 	}
 	encoderPool.Put(e)
 }
@@ -182,6 +196,15 @@ func (e *encoder) appendFloat(dst []byte, f float64, bits int) ([]byte, error) {
 
 const hexDigits = "0123456789abcdef"
 
+// plainJSON marks the bytes appendString copies as they are: printable ASCII
+// but for the quote, the backslash and <, > and &.
+var plainJSON = func() (t [256]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a quoted JSON string, escaped exactly as
 // encoding/json does: control characters, quote and backslash, the HTML
 // characters <, > and &, U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
@@ -190,11 +213,11 @@ func appendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
+		if plainJSON[b] {
+			i++
+			continue
+		}
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':

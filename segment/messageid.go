@@ -21,8 +21,17 @@ const MessageIDPrefix = "sl-"
 // duplicates). Segment drops an event whose messageId it saw in roughly the
 // last 24 hours, so retries and re-runs of the same input are deduplicated.
 // The result is 35 characters long. MessageID costs one allocation (the
-// string) for inputs up to a few hundred bytes.
+// string) for inputs up to a few hundred bytes; AppendMessageID none.
 func MessageID(runKey string, index int64, userID string) string {
+	var out [MessageIDLen]byte
+	return string(AppendMessageID(out[:0], runKey, index, userID))
+}
+
+// MessageIDLen is the length of every messageId MessageID makes.
+const MessageIDLen = len(MessageIDPrefix) + 32
+
+// AppendMessageID appends MessageID(runKey, index, userID) to dst.
+func AppendMessageID(dst []byte, runKey string, index int64, userID string) []byte {
 	var stack [256]byte
 	buf := stack[:0]
 	buf = binary.BigEndian.AppendUint64(buf, uint64(len(runKey)))
@@ -31,8 +40,6 @@ func MessageID(runKey string, index int64, userID string) string {
 	buf = binary.BigEndian.AppendUint64(buf, uint64(len(userID)))
 	buf = append(buf, userID...)
 	sum := sha256.Sum256(buf)
-	var out [len(MessageIDPrefix) + 32]byte
-	copy(out[:], MessageIDPrefix)
-	hex.Encode(out[len(MessageIDPrefix):], sum[:16])
-	return string(out[:])
+	dst = append(dst, MessageIDPrefix...)
+	return hex.AppendEncode(dst, sum[:16])
 }

@@ -54,3 +54,13 @@ func BenchmarkMessageID(b *testing.B) {
 		_ = segment.MessageID("nightly-2024-01-02", i, "user-000123")
 	}
 }
+
+func TestAppendMessageID(t *testing.T) {
+	got := segment.AppendMessageID([]byte("x:"), "run", 7, "u1")
+	if want := "x:" + segment.MessageID("run", 7, "u1"); string(got) != want || len(got)-2 != segment.MessageIDLen {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { got = segment.AppendMessageID(got[:0], "run", 7, "u1") }); n != 0 {
+		t.Fatalf("AppendMessageID into a buffer with room: %v allocations, want 0", n)
+	}
+}

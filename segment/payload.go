@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -28,17 +29,32 @@ const (
 //	{"type":"identify","messageId":…,"userId":…,"anonymousId":…,
 //	 "traits":{…,"email":…,"name":…},"timestamp":…,"context":{…},"integrations":{…}}
 //
-// Traits keys are sorted; Email and Name are written last inside traits and
-// replace traits keys of the same name. Map values are encoded exactly as
-// encoding/json would encode them. Timestamp is RFC 3339 with nanoseconds in
-// UTC. A result over MaxEventBytes is an error with Field "event".
+// Inside traits come the traits of Columns (in name order), then the keys of
+// Traits (sorted), then the members of TraitsJSON (in their own order), then
+// Email and Name; a key is written once, with the value Identify's
+// precedence gives it. Map values are encoded exactly as encoding/json would
+// encode them. TraitsJSON is checked as JSON and copied member by member as
+// it would be encoded once decoded (strings re-escaped, numbers as written,
+// white space dropped), so the event has the size it would have had through
+// Traits; a TraitsJSON that is not an object, or repeats a key, is decoded
+// and merged in sorted order instead; one that is not a JSON object is the
+// error reported even when other fields are at fault too (as when the
+// mapping decoded it). Timestamp is RFC 3339 with nanoseconds in UTC. A
+// result over MaxEventBytes is an error with Field "event".
 //
 // AppendJSON does not modify in and is safe to call concurrently on distinct
 // or shared inputs as long as nobody writes to them. Appending into a reused
 // buffer keeps the cost at zero allocations for string, number and bool
-// traits.
+// traits, for Columns and for TraitsJSON.
 func (in *Identify) AppendJSON(dst []byte) ([]byte, error) {
 	if err := in.validateFields(); err != nil {
+		if in.TraitsJSON != "" {
+			// A traits cell that is not an object is the first fault, as
+			// it was when the mapping decoded it.
+			if _, terr := decodeTraitsJSON(in.TraitsJSON); terr != nil {
+				return dst, terr
+			}
+		}
 		return dst, err
 	}
 	start := len(dst)
@@ -84,47 +100,80 @@ func (in *Identify) AppendJSON(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// appendTraits writes `,"traits":{…}` with Email and Name merged in, or
-// nothing when there is no trait at all.
+// traitWriter writes the members of the traits object, opening it before
+// the first one; n counts the members written.
+type traitWriter struct {
+	dst []byte
+	n   int
+}
+
+// sep writes what comes before a member.
+func (t *traitWriter) sep() {
+	if t.n == 0 {
+		t.dst = append(t.dst, `,"traits":{`...)
+	} else {
+		t.dst = append(t.dst, ',')
+	}
+	t.n++
+}
+
+// overridden reports whether a trait named k (not from Columns) is given a
+// value by an earlier source: Email, Name or Row. key is k as a JSON string.
+func (in *Identify) overridden(k string, key []byte) bool {
+	return (k == "email" && in.Email != "") || (k == "name" && in.Name != "") ||
+		(in.Columns != nil && in.Columns.has(in.Row, key))
+}
+
+// appendTraits writes `,"traits":{…}` with every source of traits merged
+// (see AppendJSON), or nothing when there is no trait at all.
 func (in *Identify) appendTraits(dst []byte) ([]byte, error) {
 	e := getEncoder("traits")
 	defer putEncoder(e)
-	keys := e.sortedKeys(in.Traits, 0)
-	n := 0
-	for _, k := range keys {
-		if (k == "email" && in.Email != "") || (k == "name" && in.Name != "") {
+	t := traitWriter{dst: dst}
+	if c := in.Columns; c != nil {
+		for i := range c.names {
+			v := c.value(in.Row, i)
+			if v == "" || (i == c.email && in.Email != "") || (i == c.name && in.Name != "") {
+				continue
+			}
+			t.sep()
+			t.dst = append(t.dst, c.keys[i]...)
+			t.dst = appendString(t.dst, v)
+		}
+	}
+	for _, k := range e.sortedKeys(in.Traits, 0) {
+		if in.Columns != nil {
+			e.key = appendString(e.key[:0], k)
+		}
+		if in.overridden(k, e.key) {
 			continue
 		}
-		dst = append(dst, ',')
-		if n == 0 {
-			dst = append(dst, `"traits":{`...)
-		}
-		n++
-		dst = appendString(dst, k)
-		dst = append(dst, ':')
+		t.sep()
+		t.dst = appendString(t.dst, k)
+		t.dst = append(t.dst, ':')
 		var err error
-		if dst, err = e.appendValue(dst, in.Traits[k], 1); err != nil {
-			return dst, err
+		if t.dst, err = e.appendValue(t.dst, in.Traits[k], 1); err != nil {
+			return t.dst, err
+		}
+	}
+	if in.TraitsJSON != "" {
+		if err := t.splice(e, in); err != nil {
+			return t.dst, err
 		}
 	}
 	for _, kv := range [2][2]string{{"email", in.Email}, {"name", in.Name}} {
 		if kv[1] == "" {
 			continue
 		}
-		if n == 0 {
-			dst = append(dst, `,"traits":{`...)
-		} else {
-			dst = append(dst, ',')
-		}
-		n++
-		dst = appendString(dst, kv[0])
-		dst = append(dst, ':')
-		dst = appendString(dst, kv[1])
+		t.sep()
+		t.dst = appendString(t.dst, kv[0])
+		t.dst = append(t.dst, ':')
+		t.dst = appendString(t.dst, kv[1])
 	}
-	if n > 0 {
-		dst = append(dst, '}')
+	if t.n > 0 {
+		t.dst = append(t.dst, '}')
 	}
-	return dst, nil
+	return t.dst, nil
 }
 
 func appendMap(dst []byte, field string, m map[string]any) ([]byte, error) {
@@ -134,9 +183,11 @@ func appendMap(dst []byte, field string, m map[string]any) ([]byte, error) {
 }
 
 // Message returns the event as analytics-go v3.3.0's message type, for
-// callers that hand events to analytics.Client. Traits is a new map with
-// Email and Name merged in (they win over traits keys of the same name);
-// Context is carried in analytics.Context.Extra, which that type inlines.
+// callers that hand events to analytics.Client. Traits is a new map of
+// AllTraits with Email and Name merged in (they win over traits keys of the
+// same name); a TraitsJSON that is not a JSON object is left out (Validate
+// reports it). Context is carried in analytics.Context.Extra, which that
+// type inlines.
 //
 // AppendJSON does not serialize through this type: its Timestamp has no
 // omitzero and would put "0001-01-01T00:00:00Z" on every event without a
@@ -150,9 +201,10 @@ func (in *Identify) Message() analytics.Identify {
 		UserId:      in.UserID,
 		Timestamp:   in.Timestamp,
 	}
-	if len(in.Traits) > 0 || in.Email != "" || in.Name != "" {
-		msg.Traits = make(analytics.Traits, len(in.Traits)+2)
-		for k, v := range in.Traits {
+	traits, _ := in.AllTraits()
+	if len(traits) > 0 || in.Email != "" || in.Name != "" {
+		msg.Traits = make(analytics.Traits, len(traits)+2)
+		for k, v := range traits {
 			msg.Traits[k] = v
 		}
 		if in.Email != "" {
@@ -169,6 +221,36 @@ func (in *Identify) Message() analytics.Identify {
 		msg.Integrations = analytics.Integrations(in.Integrations)
 	}
 	return msg
+}
+
+// AllTraits returns the traits of Row, Traits and TraitsJSON merged into
+// one new map by Identify's precedence (Email and Name aside), with
+// TraitsJSON's numbers as json.Number; nil when there are none. The error is
+// TraitsJSON's, a *ValidationError, when it is not a JSON object; the map
+// then holds the other traits.
+func (in *Identify) AllTraits() (map[string]any, error) {
+	var out map[string]any
+	var err error
+	if in.TraitsJSON != "" {
+		out, err = decodeTraitsJSON(in.TraitsJSON)
+	}
+	if len(in.Traits) > 0 || in.Columns != nil {
+		if out == nil {
+			out = make(map[string]any, len(in.Traits)+8)
+		}
+		maps.Copy(out, in.Traits)
+	}
+	if c := in.Columns; c != nil {
+		for i := range c.names {
+			if v := c.value(in.Row, i); v != "" {
+				out[c.names[i]] = v
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, err
 }
 
 // bufPool holds scratch buffers for Validate and request bodies.

@@ -53,7 +53,7 @@ func (v view) unescapeJSON() view {
 				continue
 			case 'u':
 				if k+6 <= len(b) {
-					if r, ok := hex4(b[k+2 : k+6]); ok {
+					if r := hex4(b[k+2 : k+6]); r >= 0 {
 						w.add(v, k, k+6, utf8.AppendRune(nil, r)...)
 						k += 5
 						continue
@@ -176,18 +176,6 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
-}
-
-// hex4 decodes four hex digits.
-func hex4(b []byte) (rune, bool) {
-	var r rune
-	for _, c := range b {
-		if !isHex(c) {
-			return 0, false
-		}
-		r = r<<4 | rune(unhex(c))
-	}
-	return r, true
 }
 
 func isBase64Char(c byte) bool {

@@ -23,7 +23,8 @@ const MaxMessageIDLen = 99
 // a missing userId/anonymousId, an id over MaxIDBytes or not valid UTF-8, a
 // malformed email, a messageId of 100 characters or more, a timestamp
 // outside years 0-9999, a traits/context/integrations value JSON cannot
-// encode, or a serialized event over MaxEventBytes. Validate serializes the
+// encode, a TraitsJSON that is not a JSON object, or a serialized event over
+// MaxEventBytes. Validate serializes the
 // event to measure it; callers that send the event anyway should call
 // AppendJSON, which runs the same checks while serializing once.
 func (in *Identify) Validate() error {
@@ -77,37 +78,75 @@ func checkID(field, id string) error {
 // non-ASCII, no label starting or ending with '-'), no spaces, control
 // characters or the specials ()<>[]:;,\" anywhere, and 254 bytes at most.
 // It is deliberately simple: it rejects typos and mapping mistakes, not
-// every address RFC 5322 would reject.
+// every address RFC 5322 would reject. An ASCII address is checked in one
+// pass over its bytes; only one with other characters is decoded rune by
+// rune.
 func ValidEmail(s string) bool {
-	if len(s) > 254 || !utf8.ValidString(s) {
+	if len(s) > 254 {
 		return false
 	}
-	at := strings.IndexByte(s, '@')
-	if at <= 0 || at > 64 || at != strings.LastIndexByte(s, '@') {
-		return false
-	}
-	for _, r := range s {
-		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || unicode.IsControl(r) || strings.ContainsRune(`()<>[]:;,\"`, r) {
+	at, ascii := -1, true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case emailBad[c]:
 			return false
+		case c == '@':
+			if at >= 0 {
+				return false
+			}
+			at = i
 		}
+	}
+	if !ascii && !validEmailRunes(s) {
+		return false
+	}
+	if at <= 0 || at > 64 {
+		return false
 	}
 	local, domain := s[:at], s[at+1:]
 	if local[0] == '.' || local[len(local)-1] == '.' || strings.Contains(local, "..") {
 		return false
 	}
-	labels := 0
-	for label := range strings.SplitSeq(domain, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, r := range label {
-			if r < utf8.RuneSelf && r != '-' && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+	labels, start := 0, 0
+	for i := 0; i <= len(domain); i++ {
+		if i < len(domain) && domain[i] != '.' {
+			if c := domain[i]; c < utf8.RuneSelf && c != '-' && !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 				return false
 			}
+			continue
+		}
+		if label := domain[start:i]; label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
 		}
 		labels++
+		start = i + 1
 	}
 	return labels >= 2
+}
+
+// emailBad marks the ASCII bytes no address may hold: space, control
+// characters and the specials ()<>[]:;,\".
+var emailBad = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		t[c] = c <= ' ' || c == 0x7f || strings.ContainsRune(`()<>[]:;,\"`, rune(c))
+	}
+	return t
+}()
+
+// validEmailRunes checks the non-ASCII part of an address: valid UTF-8, no
+// Unicode space or control character.
+func validEmailRunes(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r >= utf8.RuneSelf && (unicode.IsSpace(r) || unicode.IsControl(r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // TraitsFromJSON decodes raw, a JSON object, into traits for Identify.Traits

@@ -65,7 +65,7 @@ func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, for
 		case rec.Err != nil:
 			it.Error = rec.Err.Error()
 		case header != nil:
-			it.Data = appendCSVObject(nil, header, rec.Fields)
+			it.Data = appendCSVObject(nil, header, rec.Cells)
 		}
 		if err := up.Add(ctx, it); err != nil {
 			return internal(fmt.Errorf("storing the body: %w", err))
@@ -73,21 +73,15 @@ func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, for
 	}
 }
 
-// appendCSVObject appends a CSV row as a JSON object of its columns, in the
-// header's order (cells missing from a short row are left out).
-func appendCSVObject(b []byte, header []string, fields map[string]any) []byte {
+// appendCSVObject appends a CSV row's cells as a JSON object of its columns,
+// in the header's order (cells missing from a short row are left out).
+func appendCSVObject(b []byte, header, cells []string) []byte {
 	b = append(b, '{')
-	first := true
-	for _, h := range header {
-		v, ok := fields[h].(string)
-		if !ok {
-			continue
-		}
-		if !first {
+	for i, v := range cells[:min(len(cells), len(header))] {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
-		b = segment.AppendJSONString(b, h)
+		b = segment.AppendJSONString(b, header[i])
 		b = append(b, ':')
 		b = segment.AppendJSONString(b, v)
 	}

@@ -3,34 +3,56 @@ package source
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/segloop/segloop/internal/arena"
 )
 
 // CSVReader streams the rows of a CSV input with a header row.
 //
 // Rules: a UTF-8 byte order mark is dropped; blank lines are skipped (but
 // counted in Line); header names are trimmed of surrounding spaces and must be
-// unique and non-empty. A row with fewer cells than the header is accepted and
-// its missing trailing cells are absent from Fields; a row with more cells, a
-// broken quote, invalid UTF-8 or more than MaxItemBytes bytes is an item error
-// and reading goes on with the next row. An unclosed quote runs to the end of
-// the input (or MaxItemBytes), as it does in encoding/csv.
+// unique and non-empty. Quoting is RFC 4180's, as encoding/csv reads it
+// without LazyQuotes: a quote opens a quoted cell only at the start of a
+// cell, "" inside one is a quote, and a quoted cell may hold delimiters and
+// line breaks. A quoted cell keeps every byte it holds, CR LF included
+// (encoding/csv turns a CR LF inside quotes into LF); the CR LF or LF that
+// ends a row is not part of its last cell, nor is a CR just before the end of
+// the input.
+//
+// A row with more cells than the header, a bare quote, text after a closing
+// quote, invalid UTF-8 or more than MaxItemBytes bytes is an item error and
+// reading goes on with the next row, which starts where encoding/csv's
+// quoting rules say the bad row ends; an oversized row is skipped to its end
+// without being held in memory. A row with fewer cells is an item error too,
+// unless Options.AllowShortRows accepts it (its missing trailing cells are
+// then absent). An unclosed quote runs to the end of the input (or
+// MaxItemBytes).
+//
+// Each row is parsed once, in a single pass that also bounds its size. Its
+// cells are slices of larger blocks shared with neighbouring rows, so a row
+// costs no allocation of its own; the strings stay valid (and immutable)
+// for as long as anyone holds them.
 //
 // A CSVReader is not safe for concurrent use.
 type CSVReader struct {
-	split  *rowSplitter
-	feed   bytes.Reader
-	fb     *bufio.Reader
-	cr     *csv.Reader
+	br    *bufio.Reader
+	delim []byte // the delimiter's UTF-8 encoding
+	max   int
+	short bool // Options.AllowShortRows
+
 	header []string
 	index  int64
-	max    int
+	line   int   // line of the next unread byte
 	err    error // sticky: io.EOF or the fatal error
+
+	arena arena.Arena // the cells' text, row after row
+	slab  cellSlab
+	row   rowState
 }
 
 // NewCSVReader reads the header row of r and returns a reader of the rows
@@ -44,40 +66,49 @@ func NewCSVReader(r io.Reader, opts Options) (*CSVReader, error) {
 	if delim == '"' || delim == '\r' || delim == '\n' || delim == utf8.RuneError || !utf8.ValidRune(delim) {
 		return nil, fmt.Errorf("source: invalid CSV delimiter %q", delim)
 	}
-	c := &CSVReader{split: newRowSplitter(r, delim, opts.maxItem()), max: opts.maxItem()}
-	c.fb = bufio.NewReaderSize(&c.feed, 4096)
-	c.cr = csv.NewReader(c.fb) // uses c.fb as is: it is a large enough *bufio.Reader
-	c.cr.Comma = delim
-	c.cr.FieldsPerRecord = -1
+	c := &CSVReader{
+		br:    skipBOM(bufio.NewReaderSize(r, 64<<10)),
+		delim: []byte(string(delim)),
+		max:   opts.maxItem(),
+		short: opts.AllowShortRows,
+		line:  1,
+	}
 	if err := c.readHeader(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// Header returns the header names, trimmed, in column order. The caller must
-// not modify the slice.
+// skipBOM drops a leading UTF-8 byte order mark.
+func skipBOM(br *bufio.Reader) *bufio.Reader {
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
+		_, _ = br.Discard(3)
+	}
+	return br
+}
+
+// Header returns the header names, trimmed, in column order: the Header of
+// every Record. The caller must not modify the slice.
 func (c *CSVReader) Header() []string { return c.header }
 
 // ErrNoHeader is wrapped by the *HeaderError of an input without a header row.
 var ErrNoHeader = errors.New("missing header row")
 
 func (c *CSVReader) readHeader() error {
-	err := c.split.next()
+	rec, err := c.read()
 	if err == io.EOF {
 		return &HeaderError{Err: ErrNoHeader}
 	}
 	if err != nil {
 		return err
 	}
-	rec := c.parse()
 	if rec.Err != nil {
 		return &HeaderError{Err: rec.Err}
 	}
 	seen := make(map[string]int, len(rec.Cells))
 	c.header = make([]string, len(rec.Cells))
 	for i, name := range rec.Cells {
-		name = strings.TrimSpace(name)
+		name = strings.Clone(strings.TrimSpace(name)) // kept for the whole run: its own memory
 		if name == "" {
 			return &HeaderError{Column: i + 1, Name: rec.Cells[i], Err: errors.New("empty column name")}
 		}
@@ -95,78 +126,90 @@ func (c *CSVReader) Next() (Record, error) {
 	if c.err != nil {
 		return Record{}, c.err
 	}
-	if err := c.split.next(); err != nil {
+	rec, err := c.read()
+	if err != nil {
 		if err != io.EOF {
-			err = &StreamError{Line: c.split.line, Err: err}
+			err = &StreamError{Line: c.line, Err: err}
 		}
 		c.err = err
 		return Record{}, err
 	}
-	rec := c.parse()
 	rec.Index = c.index
+	rec.Header = c.header
 	c.index++
 	if rec.Err != nil {
 		return rec, nil
 	}
-	if len(rec.Cells) > len(c.header) {
-		rec.Err = &ItemError{Line: rec.Line, Err: fmt.Errorf("%w: row has %d cells, header has %d", ErrFieldCount, len(rec.Cells), len(c.header))}
+	switch n, h := len(rec.Cells), len(c.header); {
+	case n > h:
+		rec.Err = &ItemError{Line: rec.Line, Err: fmt.Errorf("%w: row has %d cells, header has %d", ErrFieldCount, n, h)}
 		return rec, nil
-	}
-	rec.Fields = make(map[string]any, len(rec.Cells))
-	for i, cell := range rec.Cells {
-		rec.Fields[c.header[i]] = cell
+	case n < h && !c.short:
+		rec.Err = &ItemError{Line: rec.Line, Err: fmt.Errorf("%w: row has %d cells, header has %d", ErrShortRow, n, h)}
+		return rec, nil
 	}
 	return rec, nil
 }
 
-// parse turns the splitter's current row into cells, or an item error.
-func (c *CSVReader) parse() Record {
-	s := c.split
-	rec := Record{Line: s.startLine}
-	if s.tooLarge {
-		rec.Err = &ItemError{Line: s.startLine, Err: fmt.Errorf("%w: row exceeds %d bytes", ErrItemTooLarge, c.max)}
-		return rec
-	}
-	c.feed.Reset(s.row)
-	c.fb.Reset(&c.feed)
-	cells, err := c.cr.Read()
-	rec.Cells = cells
-	if err != nil {
-		rec.Raw = bytes.Clone(s.row)
-		ie := &ItemError{Line: s.startLine, Err: err}
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			ie.Line = s.startLine + pe.Line - pe.StartLine
-			ie.Column = pe.Column
-			ie.Err = pe.Err
+// read reads the next non-blank row into a Record with Line, Cells and, for a
+// row that cannot be used, Err and Raw set. It returns io.EOF at the end of
+// the input, or the reader's error.
+func (c *CSVReader) read() (Record, error) {
+	for {
+		st, err := c.parseRow()
+		if err != nil {
+			return Record{}, err
 		}
-		rec.Err = ie
-		return rec
-	}
-	if !utf8.Valid(s.row) {
-		rec.Raw = bytes.Clone(s.row)
-		rec.Err = c.badUTF8(s.startLine, cells)
-	}
-	return rec
-}
-
-// badUTF8 locates the first cell holding invalid UTF-8.
-func (c *CSVReader) badUTF8(start int, cells []string) error {
-	line0, _ := c.cr.FieldPos(0)
-	for i, cell := range cells {
-		if utf8.ValidString(cell) {
+		if st == rowBlank {
 			continue
 		}
-		line, col := c.cr.FieldPos(i)
-		for j, r := range cell {
-			if r == utf8.RuneError {
-				if _, size := utf8.DecodeRuneInString(cell[j:]); size == 1 {
-					col += j
-					break
-				}
-			}
+		r := &c.row
+		rec := Record{Line: r.startLine}
+		switch st {
+		case rowTooLarge:
+			rec.Err = &ItemError{Line: r.startLine, Err: fmt.Errorf("%w: row exceeds %d bytes", ErrItemTooLarge, c.max)}
+			return rec, nil
+		case rowBad:
+			rec.Cells = c.cells()
+			rec.Raw = bytes.Clone(r.raw)
+			rec.Err = r.fault
+			return rec, nil
 		}
-		return &ItemError{Line: start + line - line0, Column: col, Err: fmt.Errorf("%w in cell %d", ErrInvalidUTF8, i+1)}
+		if !utf8.Valid(r.raw) {
+			rec.Cells = c.cells()
+			rec.Raw = bytes.Clone(r.raw)
+			rec.Err = c.badUTF8()
+			return rec, nil
+		}
+		rec.Cells = c.cells()
+		return rec, nil
 	}
-	return &ItemError{Line: start, Err: ErrInvalidUTF8}
+}
+
+// cells commits the row's text and cuts it into its cells (nil for none).
+func (c *CSVReader) cells() []string {
+	text := c.arena.Text()
+	ends := c.row.ends
+	if len(ends) == 0 {
+		return nil
+	}
+	cells := c.slab.take(len(ends))
+	prev := 0
+	for i, end := range ends {
+		cells[i] = text[prev:end]
+		prev = end
+	}
+	return cells
+}
+
+// badUTF8 locates the first byte of the row that is not UTF-8, and the cell
+// that holds it.
+func (c *CSVReader) badUTF8() error {
+	r := &c.row
+	off := badUTF8At(r.raw)
+	cell := 0
+	for cell+1 < len(r.starts) && r.starts[cell+1] <= off {
+		cell++
+	}
+	return &ItemError{Line: lineAt(r.raw, r.startLine, off), Column: columnAt(r.raw, off), Err: fmt.Errorf("%w in cell %d", ErrInvalidUTF8, cell+1)}
 }

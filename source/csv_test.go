@@ -29,7 +29,7 @@ func TestCSV(t *testing.T) {
 		}},
 		{name: "quoted fields and embedded newlines", in: "id,note\nu1,\"a, \"\"b\"\"\nc\"\nu2,\"x\r\n\r\ny\"\nu3,z\n", want: []item{
 			{Line: 2, Fields: map[string]any{"id": "u1", "note": "a, \"b\"\nc"}},
-			{Line: 4, Fields: map[string]any{"id": "u2", "note": "x\n\ny"}},
+			{Line: 4, Fields: map[string]any{"id": "u2", "note": "x\r\n\r\ny"}}, // CR LF inside quotes kept
 			{Line: 7, Fields: map[string]any{"id": "u3", "note": "z"}},
 		}},
 		{name: "blank lines skipped but counted", in: "\n\nid,n\n\nu1,1\n\r\n\nu2,2\n\n", want: []item{
@@ -48,7 +48,7 @@ func TestCSV(t *testing.T) {
 		{name: "header names trimmed", in: " id , n\nu1,1\n", want: []item{
 			{Line: 2, Fields: map[string]any{"id": "u1", "n": "1"}},
 		}},
-		{name: "fewer cells accepted, missing absent", in: "id,a,b\nu1,x\n", want: []item{
+		{name: "fewer cells accepted with AllowShortRows, missing absent", in: "id,a,b\nu1,x\n", opts: source.Options{AllowShortRows: true}, want: []item{
 			{Line: 2, Fields: map[string]any{"id": "u1", "a": "x"}},
 		}},
 		{name: "more cells is an item error", in: "id,a\nu1,x,y\nu2,z\n", want: []item{

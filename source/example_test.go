@@ -34,7 +34,7 @@ func Example() {
 	// #0 line 2: ["u1" "ada@example.com" "pro"]
 	// #1 line 3: ["u2" "bob@example.com" "team\nplus"]
 	// #2 line 5: error: line 5: more cells than header columns: row has 4 cells, header has 3
-	// #3 line 6: ["u4" "dan@example.com"]
+	// #3 line 6: error: line 6: fewer cells than header columns: row has 2 cells, header has 3
 }
 
 func ExampleJSONReader() {

@@ -4,6 +4,11 @@
 // row's 1-based row number); a malformed item becomes a Record with Err set
 // and reading goes on wherever the format allows it.
 //
+// An object (a JSON item, or any reader's typed row) comes as Record.Fields;
+// a CSV row comes as Record.Cells under Record.Header, to be read by column
+// position (see mapping.Mapping.ForHeader) rather than through a map per
+// row. Record.Map gives either as a map.
+//
 // A typical loop:
 //
 //	r, err := source.Open(f, source.CSV, source.Options{})
@@ -102,6 +107,12 @@ type Options struct {
 	// element); 0 means DefaultMaxItemBytes. Memory stays bounded by a small
 	// multiple of it whatever the input.
 	MaxItemBytes int
+	// AllowShortRows accepts CSV rows with fewer cells than the header, as
+	// some exports write rows whose trailing cells are empty: the missing
+	// cells are absent (as empty cells are, to the default mapping). By
+	// default such a row is an item error wrapping ErrShortRow, since a
+	// missing cell in the middle would shift values into the wrong columns.
+	AllowShortRows bool
 }
 
 func (o Options) maxItem() int {

@@ -6,19 +6,29 @@ import (
 	"io"
 )
 
-// Record is one input item.
+// Record is one input item: a decoded object (Fields), or a row of cells
+// under a header (Header and Cells), as a CSV reader gives it.
 type Record struct {
 	// Index is the item's 0-based position; every item counts, bad ones too,
 	// and indexes strictly increase. Blank lines are not items.
 	Index int64
 	// Line is the 1-based line the item starts on.
 	Line int
-	// Fields maps CSV header names to cell strings (empty cells included as
-	// "", missing trailing cells absent), or holds the decoded JSON object
-	// with numbers as json.Number. It is nil when Err is set.
+	// Fields holds a decoded object: a JSON item with numbers as
+	// json.Number, or any reader's typed values keyed by name. It is nil for
+	// a row (see Header and Cells) and when Err is set.
 	Fields map[string]any
-	// Cells holds a CSV row's cells as read (as far as they could be parsed),
-	// so failed rows can be written back in the input's own format.
+	// Header names the columns of a row: Cells[i] is the value of column
+	// Header[i]. Every row of one reader shares the same slice (compare it
+	// by identity to resolve column names once per header); callers must not
+	// modify it. It is nil for an object item.
+	Header []string
+	// Cells holds a row's cells as read, every cell a string, empty cells
+	// included as "". A row shorter than its header (accepted with
+	// Options.AllowShortRows) has its missing trailing cells absent. For a
+	// row with Err set it holds the cells read (as far as they could be
+	// parsed), so failed rows can be written back in the input's own format.
+	// The strings stay valid after later calls to Next.
 	Cells []string
 	// Raw holds a JSON item's bytes, or a CSV row's bytes when the row could
 	// not be parsed into cells or holds invalid UTF-8. It is nil for an item
@@ -27,6 +37,23 @@ type Record struct {
 	Raw []byte
 	// Err is this item's error, an *ItemError; reading goes on after it.
 	Err error
+}
+
+// Map returns the item as one map: Fields as it is, or for a row a new map of
+// Header[i] to Cells[i] (missing trailing cells absent). It is nil when Err
+// is set. A row costs a map per call: readers of rows should index Cells by
+// column instead.
+func (r *Record) Map() map[string]any {
+	if r.Err != nil || r.Fields != nil || r.Header == nil {
+		return r.Fields
+	}
+	m := make(map[string]any, len(r.Cells))
+	for i, cell := range r.Cells {
+		if i < len(r.Header) {
+			m[r.Header[i]] = cell
+		}
+	}
+	return m
 }
 
 // Reader yields the items of one input in order.
@@ -73,6 +100,7 @@ var (
 	ErrInvalidUTF8  = errors.New("invalid UTF-8")
 	ErrNotObject    = errors.New("not a JSON object")
 	ErrFieldCount   = errors.New("more cells than header columns")
+	ErrShortRow     = errors.New("fewer cells than header columns")
 )
 
 // ItemError describes what is wrong with one item. Reading goes on after it.

@@ -39,7 +39,7 @@ func check(t *testing.T, got []source.Record, want []item) {
 	t.Helper()
 	if len(got) != len(want) {
 		for _, g := range got {
-			t.Logf("got line %d fields %v err %v", g.Line, g.Fields, g.Err)
+			t.Logf("got line %d fields %v err %v", g.Line, g.Map(), g.Err)
 		}
 		t.Fatalf("got %d records, want %d", len(got), len(want))
 	}
@@ -53,8 +53,8 @@ func check(t *testing.T, got []source.Record, want []item) {
 				t.Errorf("record %d: unexpected error %v", i, g.Err)
 				continue
 			}
-			if w.Fields != nil && !equalFields(g.Fields, w.Fields) {
-				t.Errorf("record %d: got fields %v, want %v", i, g.Fields, w.Fields)
+			if w.Fields != nil && !equalFields(g.Map(), w.Fields) {
+				t.Errorf("record %d: got fields %v, want %v", i, g.Map(), w.Fields)
 			}
 			continue
 		}
@@ -66,8 +66,8 @@ func check(t *testing.T, got []source.Record, want []item) {
 		if !strings.Contains(g.Err.Error(), w.Err) {
 			t.Errorf("record %d: got error %q, want it to contain %q", i, g.Err, w.Err)
 		}
-		if g.Fields != nil {
-			t.Errorf("record %d: got fields %v with an error", i, g.Fields)
+		if g.Map() != nil {
+			t.Errorf("record %d: got fields %v with an error", i, g.Map())
 		}
 	}
 }

@@ -2,8 +2,9 @@
 // analytics-go v3.3.0 Client loop a user writes by following that library's
 // README. It reads a CSV file with encoding/csv, enqueues one
 // analytics.Identify per row (userId from the id column, every other
-// non-empty column as a trait, the same payload segloop's default mapping
-// builds), then calls Close, which flushes and waits for the sends.
+// non-empty column as a trait, a JSON traits column merged in: the same
+// payload segloop's default mapping builds), then calls Close, which flushes
+// and waits for the sends.
 //
 // Usage:
 //
@@ -27,6 +28,7 @@ package main
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,7 +110,10 @@ func run(args []string, stderr io.Writer) (*counter, tally, error) {
 }
 
 // enqueueCSV enqueues one Identify per CSV row: userId from the first of the
-// id, userId and user_id columns, every other non-empty column as a trait.
+// id, userId and user_id columns, every other non-empty column as a trait; a
+// traits column holding a JSON object is decoded (json.Unmarshal, as a user
+// would) and merged in, the other columns winning, as segloop's default
+// mapping does.
 func enqueueCSV(client analytics.Client, r io.Reader) (tally, error) {
 	var t tally
 	cr := csv.NewReader(r)
@@ -116,11 +121,13 @@ func enqueueCSV(client analytics.Client, r io.Reader) (tally, error) {
 	if err != nil {
 		return t, fmt.Errorf("reading the CSV header: %w", err)
 	}
-	idCol := -1
+	idCol, traitsCol := -1, -1
 	for i, name := range header {
-		if name == "id" || name == "userId" || name == "user_id" {
+		if idCol < 0 && (name == "id" || name == "userId" || name == "user_id") {
 			idCol = i
-			break
+		}
+		if name == "traits" {
+			traitsCol = i
 		}
 	}
 	if idCol < 0 {
@@ -135,8 +142,14 @@ func enqueueCSV(client analytics.Client, r io.Reader) (tally, error) {
 			return t, err
 		}
 		traits := analytics.NewTraits()
+		if traitsCol >= 0 && traitsCol < len(row) && row[traitsCol] != "" {
+			if err := json.Unmarshal([]byte(row[traitsCol]), &traits); err != nil {
+				t.rejected++
+				continue
+			}
+		}
 		for i, v := range row {
-			if i != idCol && v != "" && i < len(header) {
+			if i != idCol && i != traitsCol && v != "" && i < len(header) {
 				traits[header[i]] = v
 			}
 		}

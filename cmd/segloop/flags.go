@@ -41,6 +41,7 @@ type importFlags struct {
 	file        string
 	format      source.Format
 	delimiter   rune
+	shortRows   bool // --allow-short-rows
 	mapFile     string
 	triggerFile string
 	writeKey    string
@@ -75,6 +76,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	var format, delimiter, region string
 	fs.StringVar(&format, "format", "", "input format: csv, json or ndjson (default: from the file extension)")
 	fs.StringVar(&delimiter, "delimiter", "", "CSV field delimiter (default ',', or tab for .tsv)")
+	fs.BoolVar(&f.shortRows, "allow-short-rows", false, "accept CSV rows with fewer cells than the header (exports that drop trailing empty cells); the missing cells are absent")
 	fs.StringVar(&f.mapFile, "map", "", "mapping `FILE` (JSON with {{item.x}} placeholders; default: the built-in mapping)")
 	fs.StringVar(&f.triggerFile, "trigger", "", "JSON object `FILE` for {{trigger.x}} placeholders")
 	fs.StringVar(&f.writeKey, "write-key", "", "Segment write key (default $SEGMENT_WRITE_KEY; prefer the variable: flags show in ps)")
@@ -126,6 +128,9 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 
 	if err := f.resolveFormat(format, delimiter); err != nil {
 		return nil, err
+	}
+	if f.shortRows && !isCSV(f.format) {
+		return nil, usageError("import: --allow-short-rows applies to CSV input only")
 	}
 	if err := f.resolveEndpoint(region, getenv); err != nil {
 		return nil, err

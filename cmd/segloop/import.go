@@ -47,7 +47,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer in.close()
 	counted := &countingReader{r: in}
-	src, err := source.Open(counted, f.format, source.Options{Delimiter: f.delimiter})
+	src, err := source.Open(counted, f.format, source.Options{Delimiter: f.delimiter, AllowShortRows: f.shortRows})
 	if err != nil {
 		if errors.Is(err, errInterrupted) {
 			return withCode(exitInterrupted, fmt.Errorf("import: %s: %w", displayName(f.file), err))
