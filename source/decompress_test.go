@@ -99,8 +99,8 @@ func checkIDs(t *testing.T, recs []source.Record, n int) {
 		if rec.Err != nil {
 			t.Fatalf("record %d: %v", i, rec.Err)
 		}
-		if want := fmt.Sprintf("u%d", i); rec.Fields["id"] != want {
-			t.Fatalf("record %d: id %v, want %s", i, rec.Fields["id"], want)
+		if want := fmt.Sprintf("u%d", i); rec.Map()["id"] != want {
+			t.Fatalf("record %d: id %v, want %s", i, rec.Map()["id"], want)
 		}
 	}
 }
