@@ -43,7 +43,7 @@ func bodyFormat(contentType string) (source.Format, *apiError) {
 // JSON line as it is. An item that cannot be read is stored with its error
 // (it becomes an invalid result); a body that cannot be read at all is a
 // 400 (or 413). An item over maxItem bytes is an invalid item.
-func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, format source.Format, delimiter rune, maxItem int) *apiError {
+func ingestRecords(ctx context.Context, in *intake, body io.Reader, format source.Format, delimiter rune, maxItem int) *apiError {
 	src, err := source.Open(body, format, source.Options{Delimiter: delimiter, MaxItemBytes: maxItem})
 	if err != nil {
 		return bodyError("body", err)
@@ -67,7 +67,7 @@ func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, for
 		case header != nil:
 			it.Data = appendCSVObject(nil, header, rec.Fields)
 		}
-		if err := up.Add(ctx, it); err != nil {
+		if err := in.add(ctx, it, rec.Fields); err != nil {
 			return internal(fmt.Errorf("storing the body: %w", err))
 		}
 	}
@@ -99,7 +99,7 @@ func appendCSVObject(b []byte, header []string, fields map[string]any) []byte {
 // maxItem bytes is a 413), and returns the options found beside it. An
 // element that is not a JSON object is stored as an invalid item. An item's
 // line is its 1-based position in items.
-func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, maxItem int) (options, *apiError) {
+func ingestEnvelope(ctx context.Context, in *intake, body io.Reader, maxItem int) (options, *apiError) {
 	var o options
 	cr := &capReader{r: body, cap: -1}
 	dec := json.NewDecoder(cr)
@@ -120,7 +120,7 @@ func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, ma
 		var field any
 		switch key {
 		case "items":
-			if err := ingestItems(ctx, up, dec, cr, maxItem); err != nil {
+			if err := ingestItems(ctx, in, dec, cr, maxItem); err != nil {
 				return o, err
 			}
 			seenItems = true
@@ -157,7 +157,7 @@ func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, ma
 	return o, nil
 }
 
-func ingestItems(ctx context.Context, up *runstore.Upload, dec *json.Decoder, cr *capReader, maxItem int) *apiError {
+func ingestItems(ctx context.Context, in *intake, dec *json.Decoder, cr *capReader, maxItem int) *apiError {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		if err != nil {
 			return bodyError("items", err)
@@ -180,7 +180,7 @@ func ingestItems(ctx context.Context, up *runstore.Upload, dec *json.Decoder, cr
 		} else if !utf8.Valid(raw) {
 			it.Error = fmt.Sprintf("items[%d]: invalid UTF-8", index)
 		}
-		if err := up.Add(ctx, it); err != nil {
+		if err := in.add(ctx, it, nil); err != nil {
 			return internal(fmt.Errorf("storing the body: %w", err))
 		}
 		index++

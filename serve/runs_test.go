@@ -233,7 +233,8 @@ func TestRetrySendsTheSameMessageIDs(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	e := start(t, segmenttest.Options{Latency: 50 * time.Millisecond}, serve.Config{Token: testToken, WriteKey: testWriteKey, Batch: 1, Workers: 1})
+	// One part, one request at a time: the run takes 2.5 s, cancelled early.
+	e := start(t, segmenttest.Options{Latency: 50 * time.Millisecond}, serve.Config{Token: testToken, WriteKey: testWriteKey, Batch: 1, Workers: 1, Parts: 1})
 	var items []any
 	for i := range 50 {
 		items = append(items, map[string]any{"id": fmt.Sprintf("u%d", i)})
