@@ -13,6 +13,7 @@ import (
 //
 //	chunk:  1, then per item:   index, line, len(error), error, len(data), data
 //	group:  1, then per result: index, status code, len(line), line
+//	        (in any order: a reader sorts a chunk's results)
 const blobFormat = 1
 
 // errCorrupt is wrapped by the decoders for a blob they cannot read.

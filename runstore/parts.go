@@ -1,7 +1,6 @@
 package runstore
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -162,34 +161,58 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 	return items, total, err
 }
 
-// Record stores results of items of chunk no as one group, and adds them to
-// the run's counts, if the lease still holds (else ErrLost, and nothing is
-// stored).
+// Group is a group of results of one chunk being built for RecordGroup,
+// in any order. The zero Group is empty and ready to use; Reset empties it
+// for reuse.
+type Group struct {
+	blob   []byte
+	n      int
+	kinds  int
+	counts Counts
+}
+
+// Add adds the result of the item at index: its status and line.
+func (g *Group) Add(index int64, status string, line []byte) {
+	if len(g.blob) == 0 {
+		g.blob = append(g.blob, blobFormat)
+	}
+	g.blob = appendResult(g.blob, Result{Index: index, Status: status, Line: line})
+	g.n++
+	g.kinds |= kindsOf(status)
+	g.counts.add(status, 1)
+}
+
+// Len is the number of results in g.
+func (g *Group) Len() int { return g.n }
+
+// Reset empties g, keeping its memory.
+func (g *Group) Reset() { *g = Group{blob: g.blob[:0]} }
+
+// Record stores results of items of chunk no as one group (see
+// RecordGroup).
 func (l *Lease) Record(ctx context.Context, no int, results []Result) error {
-	if len(results) == 0 {
+	var g Group
+	for _, r := range results {
+		g.Add(r.Index, r.Status, r.Line)
+	}
+	return l.RecordGroup(ctx, no, &g)
+}
+
+// RecordGroup stores g, results of items of chunk no, as one group, and
+// adds them to the run's counts, if the lease still holds (else ErrLost,
+// and nothing is stored).
+func (l *Lease) RecordGroup(ctx context.Context, no int, g *Group) error {
+	if g.n == 0 {
 		return nil
 	}
-	slices.SortFunc(results, func(a, b Result) int { return cmp.Compare(a.Index, b.Index) })
-	size := 1
-	for _, r := range results {
-		size += 2*10 + len(r.Line)
-	}
-	blob := make([]byte, 1, size)
-	blob[0] = blobFormat
-	var c Counts
-	kinds := 0
-	for _, r := range results {
-		blob = appendResult(blob, r)
-		kinds |= kindsOf(r.Status)
-		c.add(r.Status, 1)
-	}
+	c := g.counts
 	return l.s.tx(ctx, func(tx *sql.Tx) error {
 		if err := l.fence(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO results (run, part, chunk, grp, worker, n, kinds, data)
 			VALUES ($1, $2, $3, (SELECT COALESCE(MAX(grp), -1) + 1 FROM results WHERE run = $1 AND part = $2 AND chunk = $3), $4, $5, $6, $7)`,
-			l.ref.Run, l.ref.Part, no, l.replica, len(results), kinds, blob); err != nil {
+			l.ref.Run, l.ref.Part, no, l.replica, g.n, g.kinds, g.blob); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET ok = ok + $2, invalid = invalid + $3, failed = failed + $4, skipped = skipped + $5, unchanged = unchanged + $6 WHERE seq = $1`,

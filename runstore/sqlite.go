@@ -154,6 +154,11 @@ func initFile(ctx context.Context, db *sql.DB) error {
 		return err
 	}
 	if id == 0 {
+		// A new file: large pages first (a chunk or a result group is one
+		// blob of many KiB; 4 KiB pages would write it a page per call).
+		if _, err := db.ExecContext(ctx, `PRAGMA page_size = 32768`); err != nil {
+			return err
+		}
 		if _, err := db.ExecContext(ctx, fmt.Sprintf(`PRAGMA application_id = %d`, applicationID)); err != nil {
 			return err
 		}

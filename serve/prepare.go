@@ -19,6 +19,7 @@ type prepared struct {
 	mapping         *mapping.Mapping
 	trigger         map[string]any
 	batch, attempts int
+	header          []string // a CSV body's header
 }
 
 // prepare reads run's options and finds its client. An error means the
@@ -28,7 +29,7 @@ func (x *executor) prepare(ctx context.Context, run runstore.Run) (*prepared, er
 	if err := json.Unmarshal(run.Spec, &sp); err != nil {
 		return nil, fmt.Errorf("reading the run's options: %w", err)
 	}
-	p := &prepared{batch: sp.Batch, attempts: sp.MaxAttempts, mapping: mapping.Default()}
+	p := &prepared{batch: sp.Batch, attempts: sp.MaxAttempts, mapping: mapping.Default(), header: sp.Header}
 	if p.batch == 0 {
 		p.batch = x.cfg.Batch
 	}

@@ -137,16 +137,18 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 	}
 	in.up = up
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	var header []string
 	if format == source.JSON {
 		var bodyOpts options
 		bodyOpts, e = ingestEnvelope(ctx, in, body, s.cfg.MaxItem)
 		opts.merge(bodyOpts)
 	} else {
-		e = ingestRecords(ctx, in, body, format, delimiter, s.cfg.MaxItem)
+		header, e = ingestRecords(ctx, in, body, format, delimiter, s.cfg.MaxItem)
 	}
 	var sp spec
 	if e == nil {
 		sp, e = opts.check(format, diff)
+		sp.Header = header
 	}
 	if e == nil {
 		var p *partitioner

@@ -29,6 +29,7 @@ type partSource struct {
 	sink     *chunkSink
 	deadline time.Time
 	now      func() time.Time
+	header   []string // a CSV body's header: items are stored as cells
 
 	next  int             // the chunk to read next
 	items []runstore.Item // the current chunk's pending items
@@ -61,14 +62,23 @@ func (s *partSource) Next() (source.Record, error) {
 	it := s.items[s.pos]
 	s.items[s.pos] = runstore.Item{}
 	s.pos++
-	return record(it), nil
+	return record(it, s.header), nil
 }
 
-// record decodes a stored item.
-func record(it runstore.Item) source.Record {
+// record decodes a stored item: a CSV row's cells when header is set, else
+// a JSON object.
+func record(it runstore.Item, header []string) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
 	if it.Error != "" {
 		rec.Err = errors.New(it.Error)
+		return rec
+	}
+	if header != nil {
+		var err error
+		if rec.Fields, err = cellFields(it.Data, header); err != nil {
+			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
+		}
+		rec.Raw = nil
 		return rec
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
@@ -100,11 +110,13 @@ type chunkSink struct {
 	fail  func(error) // called once if storing fails: the slice must stop
 
 	mu     sync.Mutex
-	wake   chan struct{}             // capacity 1: results are waiting
-	bufs   map[int][]runstore.Result // waiting results, by chunk
-	left   map[int]int               // results still expected, by chunk opened
-	starts []chunkStart              // the chunks opened, in order
-	first  time.Time                 // when the oldest waiting result arrived
+	wake   chan struct{}           // capacity 1: results are waiting
+	bufs   map[int]*runstore.Group // waiting results, by chunk
+	free   []*runstore.Group       // emptied groups, for reuse
+	line   []byte                  // scratch of add
+	left   map[int]int             // results still expected, by chunk opened
+	starts []chunkStart            // the chunks opened, in order
+	first  time.Time               // when the oldest waiting result arrived
 	closed bool
 	done   chan struct{}
 	err    error
@@ -122,7 +134,7 @@ const maxWaiting = 8 * groupSize
 func startSink(lease *runstore.Lease, fail func(error)) *chunkSink {
 	s := &chunkSink{
 		lease: lease, fail: fail,
-		wake: make(chan struct{}, 1), bufs: map[int][]runstore.Result{}, left: map[int]int{},
+		wake: make(chan struct{}, 1), bufs: map[int]*runstore.Group{}, left: map[int]int{},
 		done: make(chan struct{}), complete: map[int]bool{}, advanced: lease.Next,
 		full: make(chan struct{}),
 	}
@@ -162,7 +174,6 @@ func (s *chunkSink) chunkOf(index int64) int {
 
 // add queues r's result for storing; it blocks while too many wait.
 func (s *chunkSink) add(r segloop.Result) {
-	res := runstore.Result{Index: r.Index, Status: string(r.Status), Line: r.AppendJSON(nil)}
 	s.mu.Lock()
 	for s.waitingLocked() >= maxWaiting && s.err == nil {
 		full := s.full
@@ -174,8 +185,18 @@ func (s *chunkSink) add(r segloop.Result) {
 	if len(s.bufs) == 0 || s.first.IsZero() {
 		s.first = time.Now()
 	}
-	s.bufs[no] = append(s.bufs[no], res)
-	if len(s.bufs[no]) >= groupSize {
+	g := s.bufs[no]
+	if g == nil {
+		if n := len(s.free); n > 0 {
+			g, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			g = &runstore.Group{}
+		}
+		s.bufs[no] = g
+	}
+	s.line = r.AppendJSON(s.line[:0])
+	g.Add(r.Index, string(r.Status), s.line)
+	if g.Len() >= groupSize {
 		s.signal()
 	}
 	if s.left[no]--; s.left[no] == 0 {
@@ -186,8 +207,8 @@ func (s *chunkSink) add(r segloop.Result) {
 
 func (s *chunkSink) waitingLocked() int {
 	n := 0
-	for _, b := range s.bufs {
-		n += len(b)
+	for _, g := range s.bufs {
+		n += g.Len()
 	}
 	return n
 }
@@ -222,11 +243,11 @@ func (s *chunkSink) run() {
 // has failed: then nothing is stored) and advances the lease.
 func (s *chunkSink) flush(all bool) {
 	s.mu.Lock()
-	due := map[int][]runstore.Result{}
+	due := map[int]*runstore.Group{}
 	old := !s.first.IsZero() && time.Since(s.first) >= flushEvery
-	for no, b := range s.bufs {
-		if all || old || len(b) >= groupSize || s.left[no] == 0 {
-			due[no] = b
+	for no, g := range s.bufs {
+		if all || old || g.Len() >= groupSize || s.left[no] == 0 {
+			due[no] = g
 			delete(s.bufs, no)
 		}
 	}
@@ -235,21 +256,25 @@ func (s *chunkSink) flush(all bool) {
 	}
 	failed := s.err != nil
 	s.mu.Unlock()
-	for no, b := range due {
+	for no, g := range due {
 		if failed {
 			break
 		}
 		// Not the run's context: results of a stopped slice are kept too.
-		if err := s.lease.Record(context.Background(), no, b); err != nil {
+		if err := s.lease.RecordGroup(context.Background(), no, g); err != nil {
 			s.setErr(err)
 			failed = true
 		}
 	}
 	s.mu.Lock()
+	for _, g := range due {
+		g.Reset()
+		s.free = append(s.free, g)
+	}
 	close(s.full)
 	s.full = make(chan struct{})
 	for no, left := range s.left {
-		if left == 0 && len(s.bufs[no]) == 0 {
+		if left == 0 && s.bufs[no] == nil {
 			s.complete[no] = true
 		}
 	}

@@ -127,7 +127,7 @@ func (x *executor) slice(ctx context.Context, lease *runstore.Lease, p *prepared
 	defer hard.Stop()
 
 	sink := startSink(lease, func(err error) { cancel(&storeError{err}) })
-	src := &partSource{ctx: sliceCtx, lease: lease, sink: sink, deadline: time.Now().Add(t.Slice), now: time.Now, next: lease.Next}
+	src := &partSource{ctx: sliceCtx, lease: lease, sink: sink, deadline: time.Now().Add(t.Slice), now: time.Now, next: lease.Next, header: p.header}
 	log.Debug("slice started", "chunk", lease.Next, "chunks", lease.Chunks)
 	_, runErr := segloop.Run(sliceCtx, segloop.Config{
 		Source:       src,
