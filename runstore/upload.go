@@ -19,6 +19,11 @@ type Item struct {
 const (
 	DefaultChunkItems = 4096
 	maxChunkBytes     = 1 << 20
+	// maxUploadBytes bounds the bytes an upload holds in all its parts'
+	// chunks: past it, the largest is written.
+	maxUploadBytes = 4 << 20
+	// keepBuffer is the largest chunk buffer kept for reuse once written.
+	keepBuffer = 256 << 10
 	// MaxParts bounds the parts of a run.
 	MaxParts = 256
 )
@@ -35,6 +40,7 @@ type Upload struct {
 	parts []partBuilder
 	max   int // items per chunk
 	items int64
+	held  int // bytes in the parts' chunks not yet written
 }
 
 // partBuilder is the chunk being filled of one part.
@@ -77,12 +83,23 @@ func (u *Upload) Add(ctx context.Context, part int, it Item) error {
 		p.buf = append(p.buf[:0], blobFormat)
 		p.first = it.Index
 	}
+	before := len(p.buf)
 	p.buf = appendItem(p.buf, it)
+	u.held += len(p.buf) - before
 	p.n++
 	p.last = it.Index
 	u.items++
 	if p.n >= u.max || len(p.buf) >= maxChunkBytes {
 		return u.flush(ctx, part)
+	}
+	if u.held >= maxUploadBytes {
+		largest := 0
+		for i := range u.parts {
+			if len(u.parts[i].buf) > len(u.parts[largest].buf) {
+				largest = i
+			}
+		}
+		return u.flush(ctx, largest)
 	}
 	return nil
 }
@@ -99,7 +116,11 @@ func (u *Upload) flush(ctx context.Context, part int) error {
 		return err
 	}
 	p.chunks++
-	p.buf, p.n = p.buf[:0], 0 // reused: the driver has copied it
+	u.held -= len(p.buf)
+	p.buf, p.n = p.buf[:0], 0 // reused (the driver has copied it), unless large
+	if cap(p.buf) > keepBuffer {
+		p.buf = nil
+	}
 	return nil
 }
 
