@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,14 @@ func (partArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}, MaxAttempts: 100}
 }
 
+// handBack is the least pause of a part handed back after a slice, and
+// pollEvery how often each replica looks for parts (River also hears of
+// new jobs at once, through LISTEN/NOTIFY).
+const (
+	handBack  = 100 * time.Millisecond
+	pollEvery = 200 * time.Millisecond
+)
+
 // partWorker works a part for one slice per job attempt, then snoozes the
 // job (at once, when the part has more to do): every attempt is short, a
 // replica that dies loses at most a slice of work in flight, and any
@@ -49,7 +58,11 @@ func (w *partWorker) Work(ctx context.Context, job *river.Job[partArgs]) error {
 	case partDone:
 		return nil
 	case partAgain:
-		return river.JobSnooze(0)
+		// Not at once: the replica that just released the part would take
+		// it again before any other polled. A short pause lets every
+		// replica's next poll compete for it, so the parts of a run spread
+		// over the replicas slice after slice.
+		return river.JobSnooze(handBack + time.Duration(rand.Int64N(int64(handBack))))
 	}
 	// Held by another worker, or the store failed: not River's retry
 	// schedule (its backoff grows to hours), a short pause.
@@ -96,7 +109,7 @@ func newRiverQueue(ctx context.Context, st *runstore.Store, x *executor, slots i
 		JobTimeout:           jobTimeout,
 		RescueStuckJobsAfter: jobTimeout + t.Lease,
 		FetchCooldown:        20 * time.Millisecond,
-		FetchPollInterval:    time.Second,
+		FetchPollInterval:    pollEvery,
 		Logger:               quiet(log),
 		Schema:               runstore.PostgresSchema,
 	})

@@ -39,12 +39,12 @@ type partSource struct {
 
 // Next returns the next pending item as a Record.
 func (s *partSource) Next() (source.Record, error) {
+	if !s.deadline.IsZero() && s.now().After(s.deadline) {
+		return source.Record{}, io.EOF
+	}
 	for s.pos == len(s.items) {
 		if s.next >= s.lease.Chunks {
 			s.ended = true
-			return source.Record{}, io.EOF
-		}
-		if !s.deadline.IsZero() && s.now().After(s.deadline) {
 			return source.Record{}, io.EOF
 		}
 		items, _, err := s.lease.Pending(s.ctx, s.next)
