@@ -23,7 +23,8 @@ type prepared struct {
 }
 
 // prepare reads run's options and finds its client. An error means the
-// run cannot be worked at all (it is aborted).
+// run cannot be worked at all (it is aborted), except a *storeError: the
+// store did not answer, and the part is tried again later.
 func (x *executor) prepare(ctx context.Context, run runstore.Run) (*prepared, error) {
 	var sp spec
 	if err := json.Unmarshal(run.Spec, &sp); err != nil {
@@ -49,7 +50,7 @@ func (x *executor) prepare(ctx context.Context, run runstore.Run) (*prepared, er
 	if sp.OwnKey {
 		k, ok, err := x.store.WriteKey(ctx, run.ID)
 		if err != nil {
-			return nil, err
+			return nil, &storeError{err} // not the run's fault: later
 		}
 		if !ok {
 			return nil, errors.New("the run's write key is no longer stored")

@@ -412,7 +412,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.exec.stopLocal(run.ID, &stopRequest{runstore.Cancelled, errCancelled.Error()})
-	s.submit(r.Context(), run) // parts nobody works now are stopped at once
+	s.stopIdle(r.Context(), run)
 	if _, err := s.waitFinished(r.Context(), run.ID); err != nil || r.Context().Err() != nil {
 		if err != nil {
 			writeError(w, internal(err))
@@ -420,6 +420,26 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.getRun(w, r)
+}
+
+// stopIdle stops at once the parts of run that no worker holds (queued
+// behind other runs' parts): their items fail "not sent: run cancelled"
+// now, not when a slot frees. Held parts stop at their worker's next
+// renewal.
+func (s *Server) stopIdle(ctx context.Context, run runstore.Run) {
+	idle, err := s.store.IdleParts(ctx)
+	if err != nil {
+		s.log.Warn("cannot look for the run's idle parts", "run", run.ID, "err", err)
+		return
+	}
+	for _, p := range idle {
+		if p.Run != run.Seq {
+			continue
+		}
+		if _, err := s.exec.work(ctx, p); err != nil {
+			s.log.Warn("cannot stop a part of the run; its worker will", "run", run.ID, "part", p.Part, "err", err)
+		}
+	}
 }
 
 // waitFinished returns run id once it has finished, or as it is when ctx

@@ -94,6 +94,11 @@ func (x *executor) work(ctx context.Context, ref runstore.PartRef) (outcome, err
 		return x.stop(bg, lease, run.StopError)
 	}
 	p, err := x.prepare(ctx, run)
+	var se *storeError
+	if errors.As(err, &se) {
+		lease.Release(bg)
+		return partLater, err
+	}
 	if err != nil {
 		if rerr := x.store.RequestStop(bg, run.ID, runstore.Failed, err.Error()); rerr != nil && !errors.Is(rerr, runstore.ErrFinished) {
 			lease.Release(bg)
