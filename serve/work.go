@@ -75,6 +75,12 @@ type slot struct{ cancel context.CancelCauseFunc }
 // items, then a drain), until ctx ends (the server's shutdown: the slice
 // stops, its results stored, its unsent items left pending).
 func (x *executor) work(ctx context.Context, ref runstore.PartRef) (outcome, error) {
+	out, err := x.workOnce(ctx, ref)
+	x.metrics.slices.WithLabelValues([...]string{partDone: "done", partAgain: "again", partLater: "later"}[out]).Inc()
+	return out, err
+}
+
+func (x *executor) workOnce(ctx context.Context, ref runstore.PartRef) (outcome, error) {
 	t := x.cfg.Timings
 	lease, err := x.store.Claim(ctx, ref, x.cfg.Replica, t.Lease)
 	switch {
