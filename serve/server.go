@@ -6,8 +6,15 @@
 // each item with exactly one result.
 //
 // Every run and call of one destination (endpoint and write key) shares one
-// limiter (Limiters), taking turns at its permits (package fair), so a big
-// run cannot starve a small one or a single call.
+// limiter per process (a ratelimit.Registry; through Redis, one for every
+// process: Config.NewLimiter), taking turns at its permits (package fair),
+// so a big run cannot starve a small one or a single call.
+//
+// A run's items are split by user into parts, each worked by one worker at
+// a time, a slice at a time, under a lease (package runstore): on the
+// embedded store by this process's queue, on a PostgreSQL store as River
+// jobs by every replica sharing it, so a replica that dies loses its parts
+// to the others about a lease later.
 //
 //	srv, err := serve.New(serve.Config{Store: st, Endpoint: segment.EndpointUS, WriteKey: key, Token: token})
 //	ln, err := net.Listen("tcp", "127.0.0.1:8844")

@@ -59,7 +59,7 @@ Pace and retries (as for import; shared by every run and call of one key):
   --rate N               requests/s per write key (default 250; 0 = no limit)
   --burst N              token bucket burst (default a tenth of the rate)
   --adaptive=false       keep the rate fixed on 429s
-  --concurrency auto|N   requests in flight per run (default auto)
+  --concurrency auto|N   requests in flight per part of a run (default auto)
   --batch N              items per request, 1 to 2500 (default 100)
   --max-attempts N       attempts per request (default 5)
   --timeout D            timeout of one request to Segment (default 15s)
