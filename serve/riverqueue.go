@@ -103,7 +103,7 @@ func newRiverQueue(ctx context.Context, st *runstore.Store, x *executor, slots i
 	t := x.cfg.Timings
 	jobTimeout := t.Slice + t.Lease + 30*time.Second
 	client, err := river.NewClient(riverpgxv5.New(st.Pool()), &river.Config{
-		ID:                   x.cfg.Replica,
+		ID:                   fmt.Sprintf("%s-%04x", x.cfg.Replica, rand.IntN(1<<16)), // unique even if two replicas share a name
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: slots}},
 		Workers:              workers,
 		JobTimeout:           jobTimeout,
