@@ -102,3 +102,27 @@ func TestSharedStoreTwoReplicas(t *testing.T) {
 		t.Fatal("the database password is in the logs")
 	}
 }
+
+// TestSharedStoreReplicasStartAtOnce: replicas starting at once on an empty
+// database all migrate it (runstore's schema and River's) without error.
+func TestSharedStoreReplicasStartAtOnce(t *testing.T) {
+	url, _ := testserver.SharedPostgres(t)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			st, err := runstore.Open(context.Background(), url, runstore.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			_, err = serve.New(serve.Config{Store: st, WriteKey: testWriteKey})
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
