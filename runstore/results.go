@@ -1,8 +1,10 @@
 package runstore
 
 import (
+	"cmp"
+	"container/heap"
 	"context"
-	"database/sql"
+	"slices"
 )
 
 // Result is one item's result as stored: its status and its result line.
@@ -12,158 +14,183 @@ type Result struct {
 	Line   []byte // the result line, newline included
 }
 
-// Record stores results of run id and adds them to its counts, in one
-// transaction. A result for an index that already has one is ignored (an
-// item has exactly one final result) and not counted.
-func (s *Store) Record(ctx context.Context, id string, results []Result) error {
-	if len(results) == 0 {
-		return nil
-	}
-	seq, err := s.seqOf(ctx, id)
-	if err != nil {
-		return err
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var c Counts
-	full := tx.StmtContext(ctx, s.insResults)
-	args := make([]any, 0, 4*rowsPerInsert)
-	for rest := results; len(rest) > 0; {
-		n := min(len(rest), rowsPerInsert)
-		args = args[:0]
-		for _, r := range rest[:n] {
-			args = append(args, seq, r.Index, r.Status, r.Line)
-		}
-		var rows *sql.Rows
-		var err error
-		if n == rowsPerInsert {
-			rows, err = full.QueryContext(ctx, args...)
-		} else {
-			rows, err = tx.QueryContext(ctx, insertResultsSQL(n), args...)
-		}
-		if err != nil {
-			return err
-		}
-		if err := countInserted(rows, &c); err != nil {
-			return err
-		}
-		rest = rest[n:]
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE runs SET ok = ok + $2, invalid = invalid + $3, failed = failed + $4, skipped = skipped + $5, unchanged = unchanged + $6 WHERE id = $1`,
-		id, c.OK, c.Invalid, c.Failed, c.Skipped, c.Unchanged); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-func insertResultsSQL(rows int) string {
-	return valuesSQL(`INSERT INTO results (run, idx, status, line) VALUES `, 4, rows) + ` ON CONFLICT DO NOTHING RETURNING status`
-}
-
-// countInserted counts the statuses a RETURNING insert gives back (the rows
-// it inserted) and closes rows.
-func countInserted(rows *sql.Rows, c *Counts) error {
-	defer rows.Close()
-	for rows.Next() {
-		var st string
-		if err := rows.Scan(&st); err != nil {
-			return err
-		}
-		switch st {
-		case "ok":
-			c.OK++
-		case "invalid":
-			c.Invalid++
-		case "skipped":
-			c.Skipped++
-		case "unchanged":
-			c.Unchanged++
-		default:
-			c.Failed++
-		}
-	}
-	return rows.Err()
-}
-
-// resultsPage is how many result lines Results reads per query.
-const resultsPage = 1024
-
 // Results calls fn with the result lines of run id in index order, those
 // with an index greater than after (-1 for all) and, when status is not "",
-// that status. It reads a page at a time without holding a transaction
-// between pages, so a long stream does not hold up writers; fn's line is
-// valid only during the call. It stops at fn's first error and returns it.
+// that status. It merges the run's parts, holding one chunk's results per
+// part at a time, and holds no transaction, so a long stream does not hold
+// up writers; fn's line is valid only during the call. It stops at fn's
+// first error and returns it.
 func (s *Store) Results(ctx context.Context, id, status string, after int64, fn func(index int64, line []byte) error) error {
-	seq, err := s.seqOf(ctx, id)
+	run, err := s.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	for {
-		n, last, err := s.resultsPage(ctx, seq, status, after, fn)
-		if err != nil || n < resultsPage {
+	curs, err := s.partCursors(ctx, run, status, after)
+	if err != nil {
+		return err
+	}
+	h := &cursorHeap{}
+	for _, c := range curs {
+		if err := c.fill(ctx); err != nil {
 			return err
 		}
-		after = last
+		if c.pos < len(c.buf) {
+			heap.Push(h, c)
+		}
 	}
+	for h.Len() > 0 {
+		c := (*h)[0]
+		r := c.buf[c.pos]
+		if err := fn(r.Index, r.Line); err != nil {
+			return err
+		}
+		c.pos++
+		if c.pos == len(c.buf) {
+			if err := c.fill(ctx); err != nil {
+				return err
+			}
+		}
+		if c.pos < len(c.buf) {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
 }
 
-func (s *Store) resultsPage(ctx context.Context, seq int64, status string, after int64, fn func(int64, []byte) error) (n int, last int64, err error) {
-	q := `SELECT idx, line FROM results WHERE run = $1 AND idx > $2 AND ($3 = '' OR status = $3) ORDER BY idx LIMIT $4`
-	if status != "" && status != "ok" {
-		// The same, through the index of the results that are not ok.
-		q = `SELECT idx, line FROM results WHERE run = $1 AND idx > $2 AND status = $3 AND status != 'ok' ORDER BY idx LIMIT $4`
-	}
-	rows, err := s.r.QueryContext(ctx, q, seq, after, status, resultsPage)
+// cursor reads one part's results, a chunk at a time, sorted by index.
+type cursor struct {
+	s      *Store
+	seq    int64
+	part   int
+	chunks []int // the chunk numbers left to read, in order
+	kinds  int
+	status string
+	after  int64
+	buf    []Result // the current chunk's results
+	pos    int
+}
+
+// partCursors returns a cursor per part of run over the chunks that may
+// hold results after index after.
+func (s *Store) partCursors(ctx context.Context, run Run, status string, after int64) ([]*cursor, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT part, no FROM chunks WHERE run = $1 AND last_idx > $2 ORDER BY part, no`, run.Seq, after)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
 	defer rows.Close()
-	var line []byte
+	var out []*cursor
+	var cur *cursor
 	for rows.Next() {
-		if err := rows.Scan(&last, &line); err != nil {
-			return n, last, err
+		var part, no int
+		if err := rows.Scan(&part, &no); err != nil {
+			return nil, err
 		}
-		n++
-		if err := fn(last, line); err != nil {
-			return n, last, err
+		if cur == nil || cur.part != part {
+			cur = &cursor{s: s, seq: run.Seq, part: part, kinds: kindsOf(status), status: status, after: after}
+			out = append(out, cur)
 		}
+		cur.chunks = append(cur.chunks, no)
 	}
-	return n, last, rows.Err()
+	return out, rows.Err()
 }
 
-// NewRetry creates, in one transaction, a queued run of the items of run
-// from whose results have status failed, keeping their indexes and lines
-// (with from's run key, the same messageIds). It returns the new run, or
-// ErrNotFound.
+// fill loads the next chunk with results to show, or leaves buf empty when
+// the part has none left.
+func (c *cursor) fill(ctx context.Context) error {
+	c.buf, c.pos = c.buf[:0], 0
+	for len(c.buf) == 0 && len(c.chunks) > 0 {
+		no := c.chunks[0]
+		c.chunks = c.chunks[1:]
+		err := c.s.groups(ctx, c.seq, c.part, no, c.kinds, func(_ int, r Result) error {
+			if r.Index > c.after && (c.status == "" || r.Status == c.status) {
+				c.buf = append(c.buf, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// Groups are each sorted; together they need a sort. An index
+		// recorded twice (it cannot be, under the lease) would show once.
+		slices.SortStableFunc(c.buf, func(a, b Result) int { return cmp.Compare(a.Index, b.Index) })
+		c.buf = slices.CompactFunc(c.buf, func(a, b Result) bool { return a.Index == b.Index })
+	}
+	return nil
+}
+
+// cursorHeap orders cursors by the index of their next result.
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	return h[i].buf[h[i].pos].Index < h[j].buf[h[j].pos].Index
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// NewRetry creates a queued run of the items of run from whose results
+// have status failed, keeping their indexes, lines and parts (with from's
+// run key, the same messageIds). It returns the new run, or ErrNotFound.
 func (s *Store) NewRetry(ctx context.Context, from string, n New, writeKey string) (Run, error) {
-	fromSeq, err := s.seqOf(ctx, from)
+	src, err := s.Get(ctx, from)
 	if err != nil {
 		return Run{}, err
 	}
-	id := newID()
+	curs, err := s.partCursors(ctx, src, "failed", -1)
+	if err != nil {
+		return Run{}, err
+	}
+	up, err := s.NewUpload(ctx, max(src.Parts, 1))
+	if err != nil {
+		return Run{}, err
+	}
+	fail := func(err error) (Run, error) {
+		up.Abort()
+		return Run{}, err
+	}
+	for _, c := range curs {
+		for _, no := range c.chunks {
+			var failed []int64
+			err := s.groups(ctx, src.Seq, c.part, no, kindsOf("failed"), func(_ int, r Result) error {
+				if r.Status == "failed" {
+					failed = append(failed, r.Index)
+				}
+				return nil
+			})
+			if err != nil {
+				return fail(err)
+			}
+			if len(failed) == 0 {
+				continue
+			}
+			slices.Sort(failed)
+			var data []byte
+			if err := s.r.QueryRowContext(ctx, `SELECT data FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, src.Seq, c.part, no).Scan(&data); err != nil {
+				return fail(err)
+			}
+			err = decodeItems(data, func(it Item) error {
+				if _, found := slices.BinarySearch(failed, it.Index); !found {
+					return nil
+				}
+				return up.Add(ctx, c.part, it)
+			})
+			if err != nil {
+				return fail(err)
+			}
+		}
+	}
 	n.RetryOf = from
-	err = s.durable(ctx, func(tx *sql.Tx) error {
-		seq, err := s.insertRun(ctx, tx, id, Queued, n)
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO items (run, idx, line, data, error)
-			SELECT $1, i.idx, i.line, i.data, i.error FROM items i JOIN results r ON r.run = i.run AND r.idx = i.idx
-			WHERE i.run = $2 AND r.status = 'failed' AND r.status != 'ok' ORDER BY i.idx`, seq, fromSeq)
-		if err != nil {
-			return err
-		}
-		count, _ := res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET items = $2 WHERE id = $1`, id, count); err != nil {
-			return err
-		}
-		return setSecret(ctx, tx, id, writeKey)
-	})
+	run, err := up.Commit(ctx, n, writeKey)
 	if err != nil {
-		return Run{}, err
+		return fail(err)
 	}
-	return s.Get(ctx, id)
+	return run, nil
 }

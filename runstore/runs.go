@@ -24,6 +24,12 @@ type Run struct {
 	RetryOf     string    // the run whose failed items this one sends again
 	Items       int64     // items stored
 	Counts      Counts    // results stored, by status
+	Parts       int       // parts its items are split into
+	// StopStatus, when not "", is the status the run stops with once its
+	// workers have seen it (Cancelled, or Failed for a fatal error), and
+	// StopError why.
+	StopStatus Status
+	StopError  string
 }
 
 // Counts are a run's results by status.
@@ -42,13 +48,13 @@ type New struct {
 	RetryOf     string
 }
 
-const runColumns = `id, seq, status, created_at, started_at, finished_at, error, run_key, destination, spec, retry_of, items, ok, invalid, failed, skipped, unchanged`
+const runColumns = `id, seq, status, created_at, started_at, finished_at, error, run_key, destination, spec, retry_of, items, ok, invalid, failed, skipped, unchanged, parts, stop_status, stop_error`
 
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var created, started, finished int64
 	err := row.Scan(&r.ID, &r.Seq, &r.Status, &created, &started, &finished, &r.Error, &r.RunKey, &r.Destination, &r.Spec, &r.RetryOf,
-		&r.Items, &r.Counts.OK, &r.Counts.Invalid, &r.Counts.Failed, &r.Counts.Skipped, &r.Counts.Unchanged)
+		&r.Items, &r.Counts.OK, &r.Counts.Invalid, &r.Counts.Failed, &r.Counts.Skipped, &r.Counts.Unchanged, &r.Parts, &r.StopStatus, &r.StopError)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, ErrNotFound
 	}
@@ -63,15 +69,13 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// insertRun inserts a run row in tx with the next seq, and returns it.
-func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, id string, st Status, n New) (seq int64, err error) {
+// insertRun inserts a run row of parts parts in tx, and returns its seq.
+func (s *Store) insertRun(ctx context.Context, tx *sql.Tx, id string, st Status, n New, parts int) (seq int64, err error) {
 	spec := n.Spec
 	if spec == nil {
 		spec = []byte("{}")
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO runs (id, seq, status, created_at, run_key, destination, spec, retry_of)
-		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM runs), $2, $3, $4, $5, $6, $7) RETURNING seq`,
-		id, st, millis(s.now()), n.RunKey, n.Destination, spec, n.RetryOf).Scan(&seq)
+	err = tx.QueryRowContext(ctx, s.d.insertRun, id, st, millis(s.now()), n.RunKey, n.Destination, spec, n.RetryOf, parts).Scan(&seq)
 	return seq, err
 }
 
@@ -160,52 +164,61 @@ func (s *Store) WriteKey(ctx context.Context, id string) (string, bool, error) {
 	return key, err == nil, err
 }
 
-// Start marks run id running (stamping when it first started).
-func (s *Store) Start(ctx context.Context, id string) error {
-	return s.exec1(ctx, `UPDATE runs SET status = $2, started_at = CASE WHEN started_at = 0 THEN $3 ELSE started_at END
-		WHERE id = $1 AND status IN ($4, $2)`, id, Running, millis(s.now()), Queued)
-}
-
-// Finish gives run id its final status and error message, and deletes its
-// write key. A run that has already finished is left as it is (ErrFinished).
-func (s *Store) Finish(ctx context.Context, id string, st Status, msg string) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE runs SET status = $2, error = $3, finished_at = $4 WHERE id = $1 AND status IN ($5, $6)`,
-		id, st, msg, millis(s.now()), Queued, Running)
+// RequestStop asks the workers of unfinished run id to stop it with
+// status st (Cancelled, or Failed) and message msg: each part's worker sees
+// it within a lease renewal, gives its items without a result a failed
+// result, and the last part's worker finishes the run with st. The first
+// request wins; a run that has finished is left as it is (ErrFinished).
+func (s *Store) RequestStop(ctx context.Context, id string, st Status, msg string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE runs SET stop_status = $2, stop_error = $3 WHERE id = $1 AND status IN ($4, $5) AND stop_status = ''`,
+		id, st, msg, Queued, Running)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return s.notUpdated(ctx, id)
+		run, err := s.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if run.Status.Finished() {
+			return ErrFinished
+		}
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM run_secrets WHERE run_id = $1`, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return nil
 }
 
 // ErrFinished is returned when a run that has finished would change status.
 var ErrFinished = errors.New("run already finished")
 
-func (s *Store) exec1(ctx context.Context, q string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return s.notUpdated(ctx, args[0].(string))
-	}
-	return nil
+// Worker is what one replica did for a run: the chunks it stored results
+// of, and how many results.
+type Worker struct {
+	Replica string
+	Chunks  int64
+	Results int64
 }
 
-// notUpdated explains why run id's row was not updated.
-func (s *Store) notUpdated(ctx context.Context, id string) error {
-	if _, err := s.Get(ctx, id); err != nil {
-		return err
+// Workers returns, for run id, every replica that stored results of it,
+// by name.
+func (s *Store) Workers(ctx context.Context, id string) ([]Worker, error) {
+	seq, err := s.seqOf(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	return ErrFinished
+	rows, err := s.r.QueryContext(ctx, `SELECT worker, COUNT(*), SUM(n) FROM
+		(SELECT worker, part, chunk, SUM(n) AS n FROM results WHERE run = $1 GROUP BY worker, part, chunk) AS g
+		GROUP BY worker ORDER BY worker`, seq)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Worker
+	for rows.Next() {
+		var w Worker
+		if err := rows.Scan(&w.Replica, &w.Chunks, &w.Results); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
 }

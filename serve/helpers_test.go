@@ -173,6 +173,10 @@ type runView struct {
 	FinishedAt *time.Time `json:"finishedAt"`
 	Error      *string    `json:"error"`
 	RetryOf    string     `json:"retryOf"`
+	Workers    []struct {
+		Replica         string
+		Chunks, Results int64
+	} `json:"workers"`
 }
 
 type resultLine struct {

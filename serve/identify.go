@@ -69,10 +69,15 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("body: unexpected data after the JSON object"))
 		return
 	}
-	dest := Destination(s.cfg.destName(), key)
-	client, err := s.exec.clientFor(dest, key)
+	dest, id := s.cfg.destination(key)
+	client, err := s.exec.clientFor(id, key)
 	if err != nil {
 		writeError(w, internal(err))
+		return
+	}
+	dq, err := s.shares.get(dest)
+	if err != nil {
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeShuttingDown, Message: "the rate limiter cannot be reached: " + err.Error()})
 		return
 	}
 	runKey := strings.TrimSpace(r.Header.Get(idempotencyHeader))
@@ -89,7 +94,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request) {
 		BatchSize:    1,
 		Concurrency:  1,
 		MaxAttempts:  s.cfg.MaxAttempts,
-		Limiter:      s.shares.get(dest).identify,
+		Limiter:      dq.identify,
 		DrainTimeout: time.Second,
 		OnResult:     func(r segloop.Result) { res = r },
 	})

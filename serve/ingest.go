@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/segloop/segloop/runstore"
-	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
 )
 
@@ -39,14 +39,15 @@ func bodyFormat(contentType string) (source.Format, *apiError) {
 }
 
 // ingestRecords stores the items of a CSV, TSV or NDJSON body, read as a
-// stream: a CSV row is stored as a JSON object of its header's columns, a
-// JSON line as it is. An item that cannot be read is stored with its error
-// (it becomes an invalid result); a body that cannot be read at all is a
-// 400 (or 413). An item over maxItem bytes is an invalid item.
-func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, format source.Format, delimiter rune, maxItem int) *apiError {
+// stream: a CSV row as its cells (see appendCells; the header, returned, is
+// kept in the run's spec), a JSON line as it is. An item that cannot be
+// read is stored with its error (it becomes an invalid result); a body
+// that cannot be read at all is a 400 (or 413). An item over maxItem bytes
+// is an invalid item.
+func ingestRecords(ctx context.Context, in *intake, body io.Reader, format source.Format, delimiter rune, maxItem int) ([]string, *apiError) {
 	src, err := source.Open(body, format, source.Options{Delimiter: delimiter, MaxItemBytes: maxItem})
 	if err != nil {
-		return bodyError("body", err)
+		return nil, bodyError("body", err)
 	}
 	var header []string
 	if h, ok := src.(interface{ Header() []string }); ok {
@@ -55,37 +56,60 @@ func ingestRecords(ctx context.Context, up *runstore.Upload, body io.Reader, for
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			return nil
+			return header, nil
 		}
 		if err != nil {
-			return bodyError("body", err)
+			return nil, bodyError("body", err)
 		}
 		it := runstore.Item{Index: rec.Index, Line: rec.Line, Data: rec.Raw}
 		switch {
 		case rec.Err != nil:
 			it.Error = rec.Err.Error()
 		case header != nil:
-			it.Data = appendCSVObject(nil, header, rec.Cells)
+			it.Data = appendCells(nil, header, rec.Cells)
 		}
-		if err := up.Add(ctx, it); err != nil {
-			return internal(fmt.Errorf("storing the body: %w", err))
+		fields := rec.Fields
+		if fields == nil && rec.Err == nil && rec.Header != nil {
+			fields = rec.Map() // a row (cells by position): the partitioner maps by name
+		}
+		if err := in.add(ctx, it, fields); err != nil {
+			return nil, internal(fmt.Errorf("storing the body: %w", err))
 		}
 	}
 }
 
-// appendCSVObject appends a CSV row's cells as a JSON object of its columns,
-// in the header's order (cells missing from a short row are left out).
-func appendCSVObject(b []byte, header, cells []string) []byte {
-	b = append(b, '{')
+// appendCells appends a CSV row as its cells: for each header column the
+// row has, the column's position and the cell, length-prefixed. Stored so,
+// a row costs a copy to store and a map to read back (cellFields), not a
+// JSON encoding and decoding.
+func appendCells(b []byte, header, cells []string) []byte {
 	for i, v := range cells[:min(len(cells), len(header))] {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = segment.AppendJSONString(b, header[i])
-		b = append(b, ':')
-		b = segment.AppendJSONString(b, v)
+		b = binary.AppendUvarint(b, uint64(i))
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
 	}
-	return append(b, '}')
+	return b
+}
+
+// cellFields reads back a row stored by appendCells: the record's Fields,
+// as the CSV reader gave them.
+func cellFields(data []byte, header []string) (map[string]any, error) {
+	fields := make(map[string]any, len(header))
+	for len(data) > 0 {
+		i, n := binary.Uvarint(data)
+		if n <= 0 || i >= uint64(len(header)) {
+			return nil, errors.New("corrupt stored row")
+		}
+		data = data[n:]
+		l, n := binary.Uvarint(data)
+		if n <= 0 || l > uint64(len(data)-n) {
+			return nil, errors.New("corrupt stored row")
+		}
+		data = data[n:]
+		fields[header[i]] = string(data[:l])
+		data = data[l:]
+	}
+	return fields, nil
 }
 
 // ingestEnvelope stores the items of a JSON body {"items": [...], "mapping":
@@ -93,7 +117,7 @@ func appendCSVObject(b []byte, header, cells []string) []byte {
 // maxItem bytes is a 413), and returns the options found beside it. An
 // element that is not a JSON object is stored as an invalid item. An item's
 // line is its 1-based position in items.
-func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, maxItem int) (options, *apiError) {
+func ingestEnvelope(ctx context.Context, in *intake, body io.Reader, maxItem int) (options, *apiError) {
 	var o options
 	cr := &capReader{r: body, cap: -1}
 	dec := json.NewDecoder(cr)
@@ -114,7 +138,7 @@ func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, ma
 		var field any
 		switch key {
 		case "items":
-			if err := ingestItems(ctx, up, dec, cr, maxItem); err != nil {
+			if err := ingestItems(ctx, in, dec, cr, maxItem); err != nil {
 				return o, err
 			}
 			seenItems = true
@@ -151,7 +175,7 @@ func ingestEnvelope(ctx context.Context, up *runstore.Upload, body io.Reader, ma
 	return o, nil
 }
 
-func ingestItems(ctx context.Context, up *runstore.Upload, dec *json.Decoder, cr *capReader, maxItem int) *apiError {
+func ingestItems(ctx context.Context, in *intake, dec *json.Decoder, cr *capReader, maxItem int) *apiError {
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		if err != nil {
 			return bodyError("items", err)
@@ -174,7 +198,7 @@ func ingestItems(ctx context.Context, up *runstore.Upload, dec *json.Decoder, cr
 		} else if !utf8.Valid(raw) {
 			it.Error = fmt.Sprintf("items[%d]: invalid UTF-8", index)
 		}
-		if err := up.Add(ctx, it); err != nil {
+		if err := in.add(ctx, it, nil); err != nil {
 			return internal(fmt.Errorf("storing the body: %w", err))
 		}
 		index++

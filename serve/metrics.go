@@ -24,6 +24,7 @@ type metrics struct {
 	throttle prometheus.Counter
 	api      *prometheus.CounterVec // API answers by HTTP status
 	identify *prometheus.CounterVec // /v1/identify calls by outcome
+	slices   *prometheus.CounterVec // slices of parts this replica worked, by outcome
 }
 
 func newMetrics(st *runstore.Store, sh *shares) *metrics {
@@ -47,11 +48,17 @@ func newMetrics(st *runstore.Store, sh *shares) *metrics {
 		identify: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "segloop_identify_calls_total", Help: "POST /v1/identify calls, by outcome (ok, invalid, failed).",
 		}, []string{"status"}),
+		slices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "segloop_part_slices_total", Help: "Slices of work on parts of runs by this replica, by outcome (done: the part finished or was no longer this replica's; again: handed back with work left; later: could not be worked now).",
+		}, []string{"outcome"}),
 	}
 	for _, st := range []loop.Status{loop.StatusOK, loop.StatusInvalid, loop.StatusFailed, loop.StatusSkipped, "unchanged"} {
 		m.items.WithLabelValues(string(st))
 	}
-	m.reg.MustRegister(m.items, m.requests, m.retries, m.throttle, m.api, m.identify,
+	for _, o := range []string{"done", "again", "later"} {
+		m.slices.WithLabelValues(o)
+	}
+	m.reg.MustRegister(m.items, m.requests, m.retries, m.throttle, m.api, m.identify, m.slices,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "segloop_retry_after_pause_seconds_total", Help: "Time the limiters held every request because Segment answered Retry-After.",
 		}, func() float64 {

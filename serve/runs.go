@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -27,6 +28,15 @@ type runView struct {
 	FinishedAt *time.Time      `json:"finishedAt"`
 	Error      *string         `json:"error"`
 	RetryOf    string          `json:"retryOf,omitempty"`
+	// Workers are the replicas that stored results of the run (GET
+	// /v1/runs/{id} only): how many chunks and results each.
+	Workers []workerView `json:"workers,omitempty"`
+}
+
+type workerView struct {
+	Replica string `json:"replica"`
+	Chunks  int64  `json:"chunks"`
+	Results int64  `json:"results"`
 }
 
 type countsView struct {
@@ -107,30 +117,49 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	diff := s.cfg.Diff != nil && s.cfg.Diff.Available()
+	in := &intake{}
 	if format != source.JSON { // the options are all known: check them before reading the body
-		if _, e := opts.check(format, diff); e != nil {
+		sp, e := opts.check(format, diff)
+		if e != nil {
 			writeError(w, e)
 			return
 		}
+		if in.p, err = newPartitioner(sp, s.cfg.Parts); err != nil {
+			writeError(w, badRequest("%v", err))
+			return
+		}
 	}
-	up, err := s.store.NewUpload(ctx)
+	up, err := s.store.NewUpload(ctx, s.cfg.Parts)
 	if err != nil {
 		writeError(w, internal(err))
 		return
 	}
+	in.up = up
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)
+	var header []string
 	if format == source.JSON {
 		var bodyOpts options
-		bodyOpts, e = ingestEnvelope(ctx, up, body, s.cfg.MaxItem)
+		bodyOpts, e = ingestEnvelope(ctx, in, body, s.cfg.MaxItem)
 		opts.merge(bodyOpts)
 	} else {
-		e = ingestRecords(ctx, up, body, format, delimiter, s.cfg.MaxItem)
+		header, e = ingestRecords(ctx, in, body, format, delimiter, s.cfg.MaxItem)
 	}
 	var sp spec
 	if e == nil {
 		sp, e = opts.check(format, diff)
+		sp.Header = header
+	}
+	if e == nil {
+		var p *partitioner
+		if p, err = newPartitioner(sp, s.cfg.Parts); err == nil {
+			err = in.finish(ctx, p)
+		}
+		if err != nil {
+			e = internal(fmt.Errorf("storing the body: %w", err))
+		}
 	}
 	if e != nil {
+		in.abort()
 		if err := up.Abort(); err != nil {
 			s.log.Error("cannot delete an upload", "err", err)
 		}
@@ -147,14 +176,15 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 	if own {
 		stored = key
 	}
-	run, err := up.Commit(ctx, runstore.New{RunKey: runKey, Destination: Destination(s.cfg.destName(), key), Spec: specJSON}, stored)
+	_, dest := s.cfg.destination(key)
+	run, err := up.Commit(ctx, runstore.New{RunKey: runKey, Destination: dest, Spec: specJSON}, stored)
 	if err != nil {
 		up.Abort()
 		writeError(w, internal(err))
 		return
 	}
 	s.log.Info("run created", "run", run.ID, "items", run.Items, "format", format)
-	s.runs.submit(run)
+	s.submit(ctx, run)
 	s.accepted(w, r, run, wait)
 }
 
@@ -169,15 +199,10 @@ func (s *Server) accepted(w http.ResponseWriter, r *http.Request, run runstore.R
 		}{run.ID, run.Status, run.RetryOf})
 		return
 	}
-	if ch := s.runs.ended(run.ID); ch != nil {
-		select {
-		case <-ch:
-		case <-r.Context().Done():
-			return
-		case <-s.runs.stopped:
-		}
+	run, err := s.waitFinished(r.Context(), run.ID)
+	if r.Context().Err() != nil {
+		return
 	}
-	run, err := s.store.Get(r.Context(), run.ID)
 	if err != nil {
 		writeError(w, internal(err))
 		return
@@ -218,7 +243,16 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, viewOf(run))
+	v := viewOf(run)
+	ws, err := s.store.Workers(r.Context(), run.ID)
+	if err != nil {
+		writeError(w, internal(err))
+		return
+	}
+	for _, wk := range ws {
+		v.Workers = append(v.Workers, workerView{wk.Replica, wk.Chunks, wk.Results})
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) run(r *http.Request) (runstore.Run, *apiError) {
@@ -332,7 +366,7 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	if Destination(s.cfg.destName(), key) != run.Destination {
+	if _, dest := s.cfg.destination(key); dest != run.Destination {
 		writeError(w, &apiError{Status: http.StatusConflict, Code: codeDifferentKey,
 			Message: "run " + run.ID + " sent with another write key (or endpoint): send its key in " + writeKeyHeader})
 		return
@@ -354,38 +388,8 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("retry created", "run", retry.ID, "retryOf", run.ID, "items", retry.Items)
-	s.runs.submit(retry)
+	s.submit(r.Context(), retry)
 	s.accepted(w, r, retry, wait)
-}
-
-// cancelRun is POST /v1/runs/{id}/cancel: it answers once the run has
-// stopped, with the run.
-func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
-	run, e := s.run(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	ended, ok, err := s.runs.cancel(r.Context(), run.ID)
-	if err != nil {
-		writeError(w, internal(err))
-		return
-	}
-	if !ok {
-		if run.Status.Finished() {
-			writeError(w, &apiError{Status: http.StatusConflict, Code: codeAlreadyFinished, Message: "run " + run.ID + " has already finished: " + string(run.Status)})
-			return
-		}
-		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: codeShuttingDown, Message: "run " + run.ID + " is not being worked (the server is starting or stopping); try again"})
-		return
-	}
-	select {
-	case <-ended:
-	case <-r.Context().Done():
-		return
-	case <-s.runs.stopped:
-	}
-	s.getRun(w, r)
 }
 
 func boolParam(q map[string][]string, name string) (bool, *apiError) {

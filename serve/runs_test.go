@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,7 +234,8 @@ func TestRetrySendsTheSameMessageIDs(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	e := start(t, segmenttest.Options{Latency: 50 * time.Millisecond}, serve.Config{Token: testToken, WriteKey: testWriteKey, Batch: 1, Workers: 1})
+	// One part, one request at a time: the run takes 2.5 s, cancelled early.
+	e := start(t, segmenttest.Options{Latency: 50 * time.Millisecond}, serve.Config{Token: testToken, WriteKey: testWriteKey, Batch: 1, Workers: 1, Parts: 1})
 	var items []any
 	for i := range 50 {
 		items = append(items, map[string]any{"id": fmt.Sprintf("u%d", i)})
@@ -271,5 +273,62 @@ func TestEmptyRun(t *testing.T) {
 	code, b, _ := e.do("POST", "/v1/runs?wait=true", "text/csv", strings.NewReader("id,email\n"))
 	if code != 200 || !strings.Contains(string(b), `"results":[]`) {
 		t.Fatalf("header-only CSV = %d %s", code, b)
+	}
+}
+
+// TestCancelQueuedRun: a run whose parts wait behind another run's (every
+// slot busy) is cancelled at once, every item failed "not sent".
+func TestCancelQueuedRun(t *testing.T) {
+	e := start(t, segmenttest.Options{Latency: 20 * time.Millisecond}, serve.Config{Token: testToken, WriteKey: testWriteKey,
+		Batch: 1, Workers: 1, Parts: 2, MaxRuns: 1, Timings: serve.Timings{Slice: time.Minute}})
+	var busy, queued struct{ ID string }
+	e.json("POST", "/v1/runs", map[string]any{"items": items(500)}, 202, &busy)
+	for len(e.results(busy.ID, "")) == 0 { // both slots taken
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.json("POST", "/v1/runs", map[string]any{"items": items(30)}, 202, &queued)
+	var r runView
+	e.json("POST", "/v1/runs/"+queued.ID+"/cancel", nil, 200, &r)
+	if r.Status != "cancelled" || r.Counts.Failed != 30 || r.Counts.OK != 0 {
+		t.Fatalf("cancelled queued run %+v", r)
+	}
+	for _, l := range e.results(queued.ID, "") {
+		if !strings.Contains(l.Error, "not sent: run cancelled") {
+			t.Fatalf("result %+v", l)
+		}
+	}
+	e.json("POST", "/v1/runs/"+busy.ID+"/cancel", nil, 200, &r)
+}
+
+// TestOrderPerUserMappingAfterItems: a JSON body whose mapping follows its
+// items (the user is known only at the end) is still split by user: each
+// user's items reach Segment in input order, though parts run at once.
+func TestOrderPerUserMappingAfterItems(t *testing.T) {
+	e := start(t, segmenttest.Options{Latency: 2 * time.Millisecond, KeepEvents: true},
+		serve.Config{Token: testToken, WriteKey: testWriteKey, Batch: 1, Workers: 1, Parts: 8})
+	var body strings.Builder
+	body.WriteString(`{"items":[`)
+	const n, users = 400, 4
+	for i := range n {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"who":"user-%d","n":%d}`, i%users, i)
+	}
+	body.WriteString(`],"mapping":{"userId":"{{item.who}}","traits":{"n":"{{item.n}}"}}}`)
+	code, b, _ := e.do("POST", "/v1/runs?wait=true", "application/json", strings.NewReader(body.String()))
+	if code != 200 || !strings.Contains(string(b), `"status":"succeeded"`) {
+		t.Fatalf("run = %d %.300s", code, b)
+	}
+	last := map[string]int{}
+	for _, ev := range e.seg.Events() {
+		v, _ := strconv.Atoi(fmt.Sprint(ev.Traits["n"]))
+		if prev, ok := last[ev.UserID]; ok && v <= prev {
+			t.Fatalf("user %s: item %d reached Segment after item %d", ev.UserID, v, prev)
+		}
+		last[ev.UserID] = v
+	}
+	if len(last) != users {
+		t.Fatalf("users seen: %v", last)
 	}
 }

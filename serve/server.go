@@ -6,8 +6,15 @@
 // each item with exactly one result.
 //
 // Every run and call of one destination (endpoint and write key) shares one
-// limiter (Limiters), taking turns at its permits (package fair), so a big
-// run cannot starve a small one or a single call.
+// limiter per process (a ratelimit.Registry; through Redis, one for every
+// process: Config.NewLimiter), taking turns at its permits (package fair),
+// so a big run cannot starve a small one or a single call.
+//
+// A run's items are split by user into parts, each worked by one worker at
+// a time, a slice at a time, under a lease (package runstore): on the
+// embedded store by this process's queue, on a PostgreSQL store as River
+// jobs by every replica sharing it, so a replica that dies loses its parts
+// to the others about a lease later.
 //
 //	srv, err := serve.New(serve.Config{Store: st, Endpoint: segment.EndpointUS, WriteKey: key, Token: token})
 //	ln, err := net.Listen("tcp", "127.0.0.1:8844")
@@ -21,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/segloop/segloop/ratelimit"
@@ -50,9 +58,9 @@ type Config struct {
 
 	// Endpoint is the Segment endpoint URL; "" = segment.EndpointUS.
 	Endpoint string
-	// EndpointName names the endpoint in destinations (for the limiter
-	// registry and runs' records); "" = Endpoint. The sandbox, whose URL
-	// changes at every start, is named "sandbox".
+	// EndpointName names the endpoint in destinations (for the limiters
+	// and runs' records); "" = Endpoint. The sandbox, whose URL changes at
+	// every start, is named "sandbox".
 	EndpointName string
 	// WriteKey is the key of runs and calls that bring none in
 	// X-Segment-Write-Key; "" = such requests are refused.
@@ -62,18 +70,28 @@ type Config struct {
 	// listener on loopback (the caller checks).
 	Token string
 
-	// Limiters gives each destination's limiter; nil = NewLocalLimiters(Limit).
-	Limiters Limiters
-	// Limit configures the limiters of NewLocalLimiters.
+	// NewLimiter makes each destination's limiter, once per process (a
+	// ratelimit.Registry keeps it); nil = ratelimit.New(Limit), in-process.
+	NewLimiter NewLimiter
+	// Limit configures the in-process limiters.
 	Limit ratelimit.Config
 
-	Workers     int           // requests in flight per run; 0 = segloop's default
+	Workers     int           // requests in flight per part of a run; 0 = segloop's default
 	Batch       int           // items per request; 0 = DefaultBatch
 	MaxAttempts int           // per request; 0 = DefaultMaxAttempts
 	Timeout     time.Duration // of one request to Segment; 0 = DefaultTimeout
-	MaxRuns     int           // runs worked at once (others queue); 0 = DefaultMaxRuns
+	MaxRuns     int           // runs worked at once: 2×MaxRuns parts of runs; 0 = DefaultMaxRuns
 	MaxBody     int64         // bytes of a POST /v1/runs body; 0 = DefaultMaxBody
 	MaxItem     int           // bytes of one item; 0 = source.DefaultMaxItemBytes
+	// Parts is how many parts a new run's items are split into by user
+	// (worked at once, by any replica); 0 = DefaultParts.
+	Parts int
+
+	// Replica names this process in the runs' details (which replica
+	// worked which chunks) and in River; "" = host name and process id.
+	Replica string
+	// Timings tune the work of parts; the zero value is the default.
+	Timings Timings
 
 	// Diff is set when diff mode is available (see Diff); nil = runs asking
 	// for it are refused.
@@ -81,6 +99,41 @@ type Config struct {
 
 	Log       *slog.Logger // nil = discard
 	UserAgent string       // of requests to Segment; "" = segment's default
+}
+
+// Timings tune how parts are worked. Zero fields take the defaults.
+type Timings struct {
+	// Slice is how long a worker reads new items of a part before it
+	// stores their results and hands the part back (a River job snoozes);
+	// in-flight items then drain for up to Lease more. 0 = DefaultSlice.
+	Slice time.Duration
+	// Lease is how long a worker holds a part without renewing it (it
+	// renews every quarter of it): a replica that dies loses its parts to
+	// the others about a Lease later. 0 = DefaultLease.
+	Lease time.Duration
+	// Reconcile is how often each replica looks for parts whose lease ran
+	// out, or that nobody works. 0 = DefaultReconcile.
+	Reconcile time.Duration
+}
+
+// Defaults of Timings and of the parts of a run.
+const (
+	DefaultSlice     = 20 * time.Second
+	DefaultLease     = 30 * time.Second
+	DefaultReconcile = 5 * time.Second
+	DefaultParts     = 8
+)
+
+func (t *Timings) fill() {
+	if t.Slice <= 0 {
+		t.Slice = DefaultSlice
+	}
+	if t.Lease <= 0 {
+		t.Lease = DefaultLease
+	}
+	if t.Reconcile <= 0 {
+		t.Reconcile = DefaultReconcile
+	}
 }
 
 // Diff is what a run in diff mode needs: the ledger of what Segment already
@@ -103,14 +156,16 @@ type Server struct {
 	store   *runstore.Store
 	shares  *shares
 	metrics *metrics
-	runs    *manager
 	exec    *executor
+	queue   queue
 	log     *slog.Logger
 	auth    auth
 	handler http.Handler
+	stopped chan struct{} // closed when Serve begins its shutdown
 }
 
-// New checks cfg and returns a Server; nothing runs until Serve.
+// New checks cfg and returns a Server; nothing runs until Serve. For a
+// PostgreSQL store, it migrates River's tables.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("serve: no store")
@@ -137,11 +192,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxItem <= 0 {
 		cfg.MaxItem = source.DefaultMaxItemBytes
 	}
+	if cfg.Parts <= 0 {
+		cfg.Parts = DefaultParts
+	}
+	cfg.Parts = min(cfg.Parts, runstore.MaxParts)
+	if cfg.Replica == "" {
+		host, _ := os.Hostname()
+		cfg.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	cfg.Timings.fill()
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Limiters == nil {
-		cfg.Limiters = NewLocalLimiters(cfg.Limit)
+	if cfg.NewLimiter == nil {
+		limit := cfg.Limit
+		cfg.NewLimiter = func(ratelimit.Destination) (Limiter, error) { return ratelimit.New(limit), nil }
 	}
 	if cfg.WriteKey != "" {
 		// A bad endpoint is a configuration error now, not at the first run.
@@ -149,50 +214,66 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Log, auth: newAuth(cfg.Token)}
-	s.shares = newShares(cfg.Limiters)
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Log, auth: newAuth(cfg.Token), stopped: make(chan struct{})}
+	s.shares = newShares(cfg.NewLimiter)
 	s.metrics = newMetrics(cfg.Store, s.shares)
-	s.exec = &executor{store: cfg.Store, cfg: &s.cfg, shares: s.shares, metrics: s.metrics, log: cfg.Log, clients: map[string]*segment.Client{}}
-	s.runs = newManager(s.exec, cfg.MaxRuns, cfg.Log)
+	s.exec = &executor{store: cfg.Store, cfg: &s.cfg, shares: s.shares, metrics: s.metrics, log: cfg.Log,
+		ended: newNotifier(), clients: map[string]*segment.Client{}, running: map[string]map[*slot]struct{}{}}
+	slots := 2 * cfg.MaxRuns
+	if cfg.Store.Shared() {
+		q, err := newRiverQueue(context.Background(), cfg.Store, s.exec, slots, cfg.Log)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
+		s.queue = q
+	} else {
+		s.queue = newLocalQueue(s.exec, slots, cfg.Timings.Reconcile, cfg.Log)
+	}
 	s.handler = s.routes()
 	return s, nil
 }
 
-// Handler is the server's HTTP handler (API, page, metrics). Runs start
-// only under Serve.
+// Handler is the server's HTTP handler (API, page, metrics). Runs are
+// worked only under Serve.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve resumes the store's unfinished runs, then answers on ln until ctx
-// ends. Then it shuts down gracefully: it stops accepting connections, lets
-// requests in flight finish (an upload under way is stored and answered),
-// pauses every run with its finished items' results stored and its unsent
-// items left for the next start, and returns. It does not close the store.
+// Serve works the store's unfinished runs (with other replicas, for a
+// shared store) and answers on ln until ctx ends. Then it shuts down
+// gracefully: it stops accepting connections, lets requests in flight
+// finish (an upload under way is stored and answered), stops every slice
+// of work with its finished items' results stored and its unsent items
+// left pending for the next start (or another replica), and returns. It
+// does not close the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if err := s.resume(ctx); err != nil {
-		ln.Close()
-		return err
-	}
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	worked := make(chan error, 1)
+	go func() { worked <- s.queue.run(workCtx) }() // owned: waited for below
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }() // owned: waited for below
 	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
+	case err = <-worked:
+		worked <- err
 	}
 	s.log.Info("shutting down: finishing requests in flight, pausing runs")
-	// Stop accepting and finish the requests in flight while the runs pause
-	// (waiters of ?wait=true are released by the manager's stop).
+	close(s.stopped) // waiters of ?wait=true and cancel give up
 	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- hs.Shutdown(shutCtx) }() // owned: waited for below
-	s.runs.stop()
+	stopWork()
+	if werr := <-worked; werr != nil && err == nil {
+		err = werr
+	}
 	if serr := <-shut; serr != nil && err == nil {
 		err = serr
 	}
@@ -206,15 +287,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// resume submits the store's unfinished runs, oldest first.
-func (s *Server) resume(ctx context.Context) error {
-	runs, err := s.store.Unfinished(ctx)
-	if err != nil {
-		return fmt.Errorf("serve: reading unfinished runs: %w", err)
+// submit hands the parts of a new run out to be worked.
+func (s *Server) submit(ctx context.Context, run runstore.Run) {
+	if run.Status.Finished() {
+		return
 	}
-	for _, r := range runs {
-		s.log.Info("resuming run", "run", r.ID, "status", r.Status, "items", r.Items, "done", r.Counts.Done())
-		s.runs.submit(r)
+	parts := make([]runstore.PartRef, run.Parts)
+	for i := range parts {
+		parts[i] = runstore.PartRef{Run: run.Seq, Part: i}
 	}
-	return nil
+	if err := s.queue.enqueue(context.WithoutCancel(ctx), parts); err != nil {
+		// The run is stored: the reconciler hands it out within a period.
+		s.log.Warn("cannot hand a run out yet; it starts within a few seconds", "run", run.ID, "err", err)
+	}
 }

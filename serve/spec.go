@@ -23,6 +23,9 @@ type spec struct {
 	MaxAttempts int             `json:"maxAttempts,omitempty"` // 0 = the server's
 	Diff        string          `json:"diff,omitempty"`        // diff mode's ledger name
 	OwnKey      bool            `json:"ownKey,omitempty"`      // the write key came with the run (stored until it ends)
+	// Header is a CSV body's header: its items are stored as cells
+	// (appendCells), not JSON objects.
+	Header []string `json:"header,omitempty"`
 }
 
 // options are the run options a request gives, in its JSON body or its

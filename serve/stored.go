@@ -2,11 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/segloop/segloop"
@@ -15,27 +18,68 @@ import (
 	"github.com/segloop/segloop/source"
 )
 
-// storedItems is a source.Reader over the items of a run that have no
-// result yet, as stored: what segloop.Run reads when a run starts or
-// resumes. Records keep their stored index and line.
-type storedItems struct {
-	ctx context.Context
-	p   *runstore.Pending
+// partSource is a source.Reader over the items of a part that have no
+// result yet, chunk after chunk from the lease's first incomplete one: what
+// segloop.Run reads in one slice of work. It stops early (io.EOF) once its
+// deadline has passed, between two items, so the slice ends with what was
+// read sent and stored. Records keep their stored index and line.
+type partSource struct {
+	ctx      context.Context
+	lease    *runstore.Lease
+	sink     *chunkSink
+	deadline time.Time
+	now      func() time.Time
+	header   []string // a CSV body's header: items are stored as cells
+
+	next  int             // the chunk to read next
+	items []runstore.Item // the current chunk's pending items
+	pos   int             // next of items
+	ended bool            // every chunk has been read
 }
 
 // Next returns the next pending item as a Record.
-func (s *storedItems) Next() (source.Record, error) {
-	it, err := s.p.Next(s.ctx)
-	if err != nil {
-		if !errors.Is(err, io.EOF) {
-			err = fmt.Errorf("reading the run's items: %w", err)
-		}
-		return source.Record{}, err
+func (s *partSource) Next() (source.Record, error) {
+	if !s.deadline.IsZero() && s.now().After(s.deadline) {
+		return source.Record{}, io.EOF
 	}
+	for s.pos == len(s.items) {
+		if s.next >= s.lease.Chunks {
+			s.ended = true
+			return source.Record{}, io.EOF
+		}
+		items, _, err := s.lease.Pending(s.ctx, s.next)
+		if err != nil {
+			return source.Record{}, &storeError{fmt.Errorf("reading the run's items: %w", err)}
+		}
+		first := int64(-1)
+		if len(items) > 0 {
+			first = items[0].Index
+		}
+		s.sink.opened(s.next, len(items), first)
+		s.items, s.pos = items, 0
+		s.next++
+	}
+	it := s.items[s.pos]
+	s.items[s.pos] = runstore.Item{}
+	s.pos++
+	return record(it, s.header), nil
+}
+
+// record decodes a stored item: a CSV row's cells when header is set, else
+// a JSON object.
+func record(it runstore.Item, header []string) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
 	if it.Error != "" {
 		rec.Err = errors.New(it.Error)
-		return rec, nil
+		return rec
+	}
+	if header != nil {
+		var err error
+		if rec.Fields, err = cellFields(it.Data, header); err != nil {
+			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
+		}
+		rec.Raw = nil
+		return rec
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
 	dec.UseNumber()
@@ -45,88 +89,245 @@ func (s *storedItems) Next() (source.Record, error) {
 		}
 		rec.Fields, rec.Err = nil, fmt.Errorf("line %d: %w", it.Line, err)
 	}
-	return rec, nil
+	return rec
 }
 
-// sinkFlushEvery bounds how long a result waits before it is stored, and
-// sinkBatch how many are stored per transaction.
-// sinkQueue how many results may wait while a batch is being stored (a few
-// MiB of result lines): the run goes on meanwhile.
+// Sink tuning: a chunk's results are stored as a group once groupSize are
+// waiting, or flushEvery after the first of them, so GET /results shows
+// progress and a crash loses at most the results of work in flight.
 const (
-	sinkFlushEvery = 100 * time.Millisecond
-	sinkBatch      = 2048
-	sinkQueue      = 8 * sinkBatch
+	groupSize  = 512
+	flushEvery = 250 * time.Millisecond
 )
 
-// resultSink stores a run's results a batch per transaction from a
-// goroutine of its own, so the run does not wait on each commit. A result
-// not yet stored when the process dies is lost, and its item is sent again
-// on resume under the same messageId. add is segloop.Run's OnResult; close
-// stores what is left and returns the first storing error.
-type resultSink struct {
-	ch   chan runstore.Result
-	done chan struct{}
-	err  error // the first storing error; read after done
+// chunkSink stores a slice's results, a group per chunk at a time, from a
+// goroutine of its own, so the run does not wait on each commit. When every
+// pending item of a chunk has its result stored, the lease advances past
+// the chunks complete so far. add is segloop.Run's OnResult; close stores
+// what is left and returns the first storing error.
+type chunkSink struct {
+	lease *runstore.Lease
+	fail  func(error) // called once if storing fails: the slice must stop
+
+	mu     sync.Mutex
+	wake   chan struct{}           // capacity 1: results are waiting
+	bufs   map[int]*runstore.Group // waiting results, by chunk
+	free   []*runstore.Group       // emptied groups, for reuse
+	line   []byte                  // scratch of add
+	left   map[int]int             // results still expected, by chunk opened
+	starts []chunkStart            // the chunks opened, in order
+	first  time.Time               // when the oldest waiting result arrived
+	closed bool
+	done   chan struct{}
+	err    error
+	// complete are the chunks opened whose results are all stored;
+	// advanced is the lease's next chunk as last stored.
+	complete map[int]bool
+	advanced int
+	full     chan struct{} // closed and remade when a flush frees room
 }
 
-// startSink starts the sink of run id; fail is called once if storing
-// fails (the run must stop: its results could not be kept).
-func startSink(st *runstore.Store, id string, fail func(error)) *resultSink {
-	s := &resultSink{ch: make(chan runstore.Result, sinkQueue), done: make(chan struct{})}
-	go s.run(st, id, fail) // owned: close waits for it
+// maxWaiting bounds the results waiting to be stored (a few MiB of result
+// lines): add blocks beyond it.
+const maxWaiting = 8 * groupSize
+
+func startSink(lease *runstore.Lease, fail func(error)) *chunkSink {
+	s := &chunkSink{
+		lease: lease, fail: fail,
+		wake: make(chan struct{}, 1), bufs: map[int]*runstore.Group{}, left: map[int]int{},
+		done: make(chan struct{}), complete: map[int]bool{}, advanced: lease.Next,
+		full: make(chan struct{}),
+	}
+	go s.run() // owned: close waits for it
 	return s
 }
 
-func (s *resultSink) run(st *runstore.Store, id string, fail func(error)) {
-	defer close(s.done)
-	tick := time.NewTicker(sinkFlushEvery)
-	defer tick.Stop()
-	buf := make([]runstore.Result, 0, sinkBatch)
-	flush := func() {
-		if len(buf) == 0 || s.err != nil {
-			buf = buf[:0]
-			return
-		}
-		// Not the run's context: results of a cancelled run are kept too.
-		if err := st.Record(context.Background(), id, buf); err != nil {
-			s.err = err
-			fail(err)
-		}
-		clear(buf)
-		buf = buf[:0]
+// chunkStart is where a chunk's pending items start.
+type chunkStart struct {
+	no    int
+	first int64
+}
+
+// opened tells the sink that chunk no has n items pending, the first at
+// index first, about to be read: their results are expected. A part's
+// chunks hold increasing, disjoint ranges of indexes.
+func (s *chunkSink) opened(no, n int, first int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.left[no] = n
+	if n == 0 {
+		s.complete[no] = true
+		s.signal()
+		return
 	}
+	s.starts = append(s.starts, chunkStart{no, first})
+}
+
+// chunkOf returns the chunk of the item at index; s.mu must be held.
+func (s *chunkSink) chunkOf(index int64) int {
+	i, found := slices.BinarySearchFunc(s.starts, index, func(c chunkStart, idx int64) int { return cmp.Compare(c.first, idx) })
+	if !found {
+		i--
+	}
+	return s.starts[max(i, 0)].no
+}
+
+// add queues r's result for storing; it blocks while too many wait.
+func (s *chunkSink) add(r segloop.Result) {
+	s.mu.Lock()
+	for s.waitingLocked() >= maxWaiting && s.err == nil {
+		full := s.full
+		s.mu.Unlock()
+		<-full
+		s.mu.Lock()
+	}
+	no := s.chunkOf(r.Index)
+	if len(s.bufs) == 0 || s.first.IsZero() {
+		s.first = time.Now()
+	}
+	g := s.bufs[no]
+	if g == nil {
+		if n := len(s.free); n > 0 {
+			g, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			g = &runstore.Group{}
+		}
+		s.bufs[no] = g
+	}
+	s.line = r.AppendJSON(s.line[:0])
+	g.Add(r.Index, string(r.Status), s.line)
+	if g.Len() >= groupSize {
+		s.signal()
+	}
+	if s.left[no]--; s.left[no] == 0 {
+		s.signal()
+	}
+	s.mu.Unlock()
+}
+
+func (s *chunkSink) waitingLocked() int {
+	n := 0
+	for _, g := range s.bufs {
+		n += g.Len()
+	}
+	return n
+}
+
+func (s *chunkSink) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *chunkSink) run() {
+	defer close(s.done)
+	t := time.NewTicker(flushEvery)
+	defer t.Stop()
 	for {
 		select {
-		case r, ok := <-s.ch:
-			if !ok {
-				flush()
-				return
-			}
-			buf = append(buf, r)
-			if len(buf) == sinkBatch {
-				flush()
-			}
-		case <-tick.C:
-			flush()
+		case <-s.wake:
+		case <-t.C:
+		}
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		s.flush(closed)
+		if closed {
+			return
 		}
 	}
 }
 
-// add queues r for storing; it blocks while the sink is a full batch behind.
-func (s *resultSink) add(r segloop.Result) {
-	s.ch <- runstore.Result{Index: r.Index, Status: string(r.Status), Line: r.AppendJSON(nil)}
+// flush stores the groups due (all of them when all is set, or the sink
+// has failed: then nothing is stored) and advances the lease.
+func (s *chunkSink) flush(all bool) {
+	s.mu.Lock()
+	due := map[int]*runstore.Group{}
+	old := !s.first.IsZero() && time.Since(s.first) >= flushEvery
+	for no, g := range s.bufs {
+		if all || old || g.Len() >= groupSize || s.left[no] == 0 {
+			due[no] = g
+			delete(s.bufs, no)
+		}
+	}
+	if len(s.bufs) == 0 {
+		s.first = time.Time{}
+	}
+	failed := s.err != nil
+	s.mu.Unlock()
+	for no, g := range due {
+		if failed {
+			break
+		}
+		// Not the run's context: results of a stopped slice are kept too.
+		if err := s.lease.RecordGroup(context.Background(), no, g); err != nil {
+			s.setErr(err)
+			failed = true
+		}
+	}
+	s.mu.Lock()
+	for _, g := range due {
+		g.Reset()
+		s.free = append(s.free, g)
+	}
+	close(s.full)
+	s.full = make(chan struct{})
+	for no, left := range s.left {
+		if left == 0 && s.bufs[no] == nil {
+			s.complete[no] = true
+		}
+	}
+	next := s.advanced
+	for s.complete[next] {
+		next++
+	}
+	s.mu.Unlock()
+	if next > s.advanced && !failed {
+		if err := s.lease.Advance(context.Background(), next); err != nil {
+			s.setErr(err)
+			return
+		}
+		s.mu.Lock()
+		s.advanced = next
+		s.mu.Unlock()
+	}
 }
 
-// close stores the queued results and stops the sink.
-func (s *resultSink) close() error {
-	close(s.ch)
+func (s *chunkSink) setErr(err error) {
+	s.mu.Lock()
+	first := s.err == nil
+	if first {
+		s.err = err
+	}
+	s.mu.Unlock()
+	if first {
+		s.fail(err)
+	}
+}
+
+// close stores the queued results, stops the sink, and returns the first
+// storing error.
+func (s *chunkSink) close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.signal()
 	<-s.done
 	return s.err
 }
 
-// interruptedResult reports whether r failed only because the run was
+// allStored reports whether every chunk of the part has all its results
+// stored (the part is done).
+func (s *chunkSink) allStored(chunks int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.advanced >= chunks
+}
+
+// interruptedResult reports whether r failed only because the slice was
 // stopped under it (not sent, or cut off in flight): such an item is not
-// done, and a resumed run sends it.
+// done, and a later slice sends it.
 func interruptedResult(r segloop.Result) bool {
 	return r.Status == loop.StatusFailed && (errors.Is(r.Err, loop.ErrInterrupted) || errors.Is(r.Err, context.Canceled))
 }

@@ -6,15 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/ratelimit"
+	"github.com/segloop/segloop/ratelimit/redislimit"
 	"github.com/segloop/segloop/runstore"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/serve"
@@ -38,8 +42,15 @@ Listening and access:
                          (default $SEGLOOP_TOKEN); required beyond loopback
 Storage:
   --db FILE              the runs' database, created 0600 (default segloop.db)
-                         (--db postgres://... is not available yet)
+  --db postgres://...    a PostgreSQL database that several replicas share
+                         (each run is split into parts any replica works)
   --max-body BYTES       largest POST /v1/runs body (default 4294967296)
+Replicas (with --db postgres://...):
+  --replica NAME         this replica's name in runs' details (default host-pid)
+  --parts N              parts a run's items are split into by user (default 8)
+  --lease D              a part's lease: a dead replica's parts are taken over
+                         about this long after it died (default 30s)
+  --slice D              work on a part before it is handed back (default 20s)
 Destination:
   --write-key KEY        write key of requests without X-Segment-Write-Key
                          (default $SEGMENT_WRITE_KEY; prefer the variable)
@@ -50,18 +61,23 @@ Pace and retries (as for import; shared by every run and call of one key):
   --rate N               requests/s per write key (default 250; 0 = no limit)
   --burst N              token bucket burst (default a tenth of the rate)
   --adaptive=false       keep the rate fixed on 429s
-  --concurrency auto|N   requests in flight per run (default auto)
+  --concurrency auto|N   requests in flight per part of a run (default auto)
   --batch N              items per request, 1 to 2500 (default 100)
   --max-attempts N       attempts per request (default 5)
   --timeout D            timeout of one request to Segment (default 15s)
-  --max-runs N           runs worked at once; others queue (default 8)
-  --redis URL            shared budget across processes (not available yet)
+  --max-runs N           runs worked at once, 2 parts each; others queue
+                         (default 8)
+  --redis URL            share each write key's budget (--rate is then the
+                         workspace's), Retry-After and adaptive rate with every
+                         replica and import process (default $SEGLOOP_REDIS_URL)
 Output:
   --log-format text|json log format on stderr (default text)
 
 Examples:
   SEGLOOP_TOKEN=$(cat token) SEGMENT_WRITE_KEY=... segloop serve --db /var/lib/segloop/runs.db
   segloop serve --sandbox          # try it on loopback without an account
+  segloop serve --addr 0.0.0.0:8844 --token-file token \
+      --db postgres://segloop@db/segloop --redis redis://cache:6379/0
 `
 
 // serveFlags is the parsed command line of segloop serve.
@@ -83,6 +99,10 @@ type serveFlags struct {
 	maxBody     int64
 	redis       string
 	logFormat   string
+	replica     string
+	parts       int
+	lease       time.Duration
+	slice       time.Duration
 }
 
 // concurrencyFlag is --concurrency: "auto" (0) or a count.
@@ -130,7 +150,12 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&f.timeout, "timeout", segment.DefaultTimeout, "")
 	fs.IntVar(&f.maxRuns, "max-runs", serve.DefaultMaxRuns, "")
 	fs.Int64Var(&f.maxBody, "max-body", serve.DefaultMaxBody, "")
-	fs.StringVar(&f.redis, "redis", "", "")
+	f.redis = getenv(redisURLEnv)
+	fs.Var((*redisURLValue)(&f.redis), "redis", "")
+	fs.StringVar(&f.replica, "replica", "", "")
+	fs.IntVar(&f.parts, "parts", serve.DefaultParts, "")
+	fs.DurationVar(&f.lease, "lease", serve.DefaultLease, "")
+	fs.DurationVar(&f.slice, "slice", serve.DefaultSlice, "")
 	fs.StringVar(&f.logFormat, "log-format", "text", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -162,10 +187,6 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		}
 	}
 	switch {
-	case strings.HasPrefix(f.db, "postgres://") || strings.HasPrefix(f.db, "postgresql://"):
-		return nil, usageError("serve: --db postgres://... is not available yet; give a file")
-	case f.redis != "" || getenv("SEGLOOP_REDIS_URL") != "":
-		return nil, usageError("serve: --redis (or $SEGLOOP_REDIS_URL) is not available yet")
 	case f.db == "":
 		return nil, usageError("serve: --db needs a file")
 	case f.rate < 0:
@@ -182,6 +203,12 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return nil, usageError("serve: --max-runs must be at least 1, got %d", f.maxRuns)
 	case f.maxBody < 1:
 		return nil, usageError("serve: --max-body must be positive, got %d", f.maxBody)
+	case f.parts < 1 || f.parts > runstore.MaxParts:
+		return nil, usageError("serve: --parts must be between 1 and %d, got %d", runstore.MaxParts, f.parts)
+	case f.lease < 100*time.Millisecond:
+		return nil, usageError("serve: --lease must be at least 100ms, got %v", f.lease)
+	case f.slice <= 0:
+		return nil, usageError("serve: --slice must be positive, got %v", f.slice)
 	case f.logFormat != "text" && f.logFormat != "json":
 		return nil, usageError("serve: --log-format must be text or json, got %q", f.logFormat)
 	}
@@ -281,22 +308,33 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	st, err := runstore.Open(ctx, f.db, runstore.Options{Warn: func(msg string) { log.Warn(msg) }})
 	if err != nil {
 		ln.Close()
-		return usageError("serve: --db: %v", err)
+		return usageError("serve: --db %v", err)
 	}
 	defer st.Close()
+	limit := ratelimit.Config{Rate: f.rate, Burst: f.burst, Known: f.burst > 0 || !f.adaptive, Adaptive: f.adaptive}
+	newLimiter, closeRedis, err := serveBudget(ctx, f.redis, limit, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer closeRedis()
 	srv, err := serve.New(serve.Config{
 		Store:        st,
 		Endpoint:     endpoint,
 		EndpointName: name,
 		WriteKey:     key,
 		Token:        token,
-		Limit:        ratelimit.Config{Rate: f.rate, Burst: f.burst, Adaptive: f.adaptive},
+		NewLimiter:   newLimiter,
+		Limit:        limit,
 		Workers:      f.concurrency,
 		Batch:        f.batch,
 		MaxAttempts:  f.maxAttempts,
 		Timeout:      f.timeout,
 		MaxRuns:      f.maxRuns,
 		MaxBody:      f.maxBody,
+		Parts:        f.parts,
+		Replica:      f.replica,
+		Timings:      serve.Timings{Slice: f.slice, Lease: f.lease, Reconcile: min(serve.DefaultReconcile, f.lease/4)},
 		Log:          log,
 		UserAgent:    "segloop/" + version,
 	})
@@ -306,7 +344,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(stdout, url)
-	log.Info("segloop serve listening", "url", url, "db", f.db, "token", token != "", "sandbox", f.sandbox)
+	log.Info("segloop serve listening", "url", url, "db", st.Location(), "token", token != "", "sandbox", f.sandbox, "redis", f.redis != "")
 	if token == "" {
 		log.Warn("no token: every local process can use the API (give --token-file or $SEGLOOP_TOKEN)")
 	}
@@ -315,4 +353,30 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("segloop serve stopped")
 	return nil
+}
+
+// serveBudget returns how serve makes each write key's limiter: shared
+// through Redis at url (every replica and import process sending to the
+// same endpoint and write key draws on one budget), or nil for the
+// in-process limiter when url is "". Redis not answering is a usage error
+// (exit 2) naming the URL without its password. close closes the client.
+func serveBudget(ctx context.Context, url string, limit ratelimit.Config, log *slog.Logger) (serve.NewLimiter, func(), error) {
+	if url == "" {
+		return nil, func() {}, nil
+	}
+	redis.SetLogger(quietRedis{}) // go-redis logs dial failures itself; the limiter reports them
+	redacted := redislimit.Redact(url)
+	rdb, err := redislimit.Open(ctx, url)
+	if err != nil {
+		return nil, nil, usageError("serve: --redis %v", err)
+	}
+	rlog := log.With("redis", redacted)
+	open := func(d ratelimit.Destination) (serve.Limiter, error) {
+		l, err := redislimit.New(context.Background(), rdb, d, redislimit.Config{Limit: limit, Logger: rlog})
+		if err != nil {
+			return nil, fmt.Errorf("--redis %s: %w", redacted, err)
+		}
+		return l, nil
+	}
+	return open, func() { rdb.Close() }, nil
 }

@@ -53,10 +53,10 @@ func peakRSS(t *testing.T, pid int) int64 {
 
 // TestServeLargeBodyBoundedMemory streams a large NDJSON body to the
 // server: it is stored as it arrives, so the server's peak memory grows by
-// far less than the body (64 MiB here, 16 under the race detector, whose
+// far less than the body (96 MiB here, 16 under the race detector, whose
 // SQLite is slow; SEGLOOP_BODY_MB=1024 for a 1 GiB body).
 func TestServeLargeBodyBoundedMemory(t *testing.T) {
-	mb := int64(64)
+	mb := int64(96)
 	if raceEnabled {
 		mb = 16
 	}
@@ -79,7 +79,14 @@ func TestServeLargeBodyBoundedMemory(t *testing.T) {
 	after := peakRSS(t, s.cmd.Process.Pid)
 	growth := after - before
 	t.Logf("%d MiB body, %d items: peak RSS %d MiB -> %d MiB", mb, body.i, before>>20, after>>20)
-	if growth > (mb<<20)/2 && growth > 48<<20 {
+	// The floor: the upload holds a few MiB of chunks, and once it is
+	// answered, the run's parts start at once, each with a loop's buffers
+	// (the race detector's shadow memory doubles all that and more).
+	floor := int64(64 << 20)
+	if raceEnabled {
+		floor = 128 << 20
+	}
+	if growth > (mb<<20)/2 && growth > floor {
 		t.Fatalf("peak RSS grew by %d MiB for a %d MiB body: the body is held in memory", growth>>20, mb)
 	}
 	var v struct{ ID string }

@@ -30,8 +30,8 @@ func TestServeUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"postgres", []string{"--db", "postgres://db/segloop"}, "not available yet"},
-		{"redis", []string{"--redis", "redis://127.0.0.1:6379"}, "not available yet"},
+		{"postgres unreachable", []string{"--db", "postgres://segloop:pw-9d2f7c@127.0.0.1:1/segloop"}, "--db postgres://segloop:xxxxx@127.0.0.1:1/segloop"},
+		{"redis unreachable", []string{"--redis", "redis://:pw-9d2f7c@127.0.0.1:1/0"}, "--redis redis://:xxxxx@127.0.0.1:1/0"},
 		{"beyond loopback without token", []string{"--addr", "0.0.0.0:0"}, "beyond loopback"},
 		{"short token", []string{"--token-file", short}, "at least 16"},
 		{"missing token file", []string{"--token-file", filepath.Join(dir, "none")}, "--token-file"},
@@ -44,7 +44,7 @@ func TestServeUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, ctx, nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
-			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) {
+			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "pw-9d2f7c") {
 				t.Fatalf("code %d; want 2 naming %q:\n%s", r.code, tc.want, r.stderr)
 			}
 		})

@@ -71,6 +71,8 @@ async function renderDetail() {
   st.textContent = r.status.replaceAll("_", " ");
   document.getElementById("detail-counts").textContent = countsText(r);
   document.getElementById("detail-error").textContent = r.error || "";
+  document.getElementById("detail-workers").textContent = (r.workers || [])
+    .map(w => `${w.replica}: ${w.results} results in ${w.chunks} chunks`).join(" · ");
   const finished = !["queued", "running"].includes(r.status);
   document.getElementById("retry").hidden = !(finished && r.counts.failed > 0);
   document.getElementById("cancel").hidden = finished;
