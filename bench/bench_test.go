@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBench runs the quick bench end to end (builds segloop and agoloop,
@@ -22,8 +24,10 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, stderr.String())
 	}
 	t.Logf("\n%s", stdout.String())
-	if !strings.Contains(stdout.String(), "| 6 |") {
-		t.Errorf("the table has no scenario 6:\n%s", stdout.String())
+	for _, sc := range plan(true) {
+		if !strings.Contains(stdout.String(), fmt.Sprintf("| %d |", sc.ID)) {
+			t.Errorf("the table has no scenario %d:\n%s", sc.ID, stdout.String())
+		}
 	}
 	if _, err := os.Stat(out); err != nil {
 		t.Errorf("no JSON written: %v", err)
@@ -86,24 +90,33 @@ func TestVerdicts(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	rep := report{
-		Machine: machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", OS: "linux/amd64", Date: "2026-01-02 03:04 UTC", Load: "0.10"},
-		Command: "go run ./bench -runs 3",
-		Runs:    3,
-		Scenarios: []scenarioResult{{ID: 1, Name: "throughput", Figures: []figure{
-			{Metric: "CPU a|b", Text: "0.30×", Target: "≤ 0.40×", Verdict: pass},
-			{Metric: "items/s", Text: "1000/s"},
-		}}},
+		Machine:  machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", OS: "linux/amd64", Date: "2026-01-02 03:04 UTC", Load: "0.10"},
+		Command:  "go run ./bench -runs 3",
+		Build:    "e0a4398",
+		Baseline: "a64dfbe",
+		Runs:     3,
+		Scenarios: []scenarioResult{
+			{ID: 1, Name: "throughput", Load: 0.1, Runs: []runResult{{Load: 0.3}, {Load: 0.2}}, Figures: []figure{
+				{Metric: "CPU a|b", Text: "0.30×", Target: "≤ 0.40×", Verdict: pass},
+				{Metric: "items/s", Text: "1000/s"},
+			}},
+			{ID: 2, Name: "limit", Load: 1.5, Runs: []runResult{{Load: 1.5}}, Figures: []figure{
+				{Metric: "time", Text: "1.00×", Target: "≤ 1.10×", Verdict: pass, HighLoad: true},
+			}},
+		},
 	}
 	var b strings.Builder
 	if err := writeTable(&b, rep); err != nil {
 		t.Fatal(err)
 	}
 	want := "Machine: Test CPU, 2 cores, go1.26, linux/amd64; 2026-01-02 03:04 UTC; load average 0.10 at the start. Median of 3 run(s).\n\n" +
-		"Command: `go run ./bench -runs 3`\n\n" +
-		"| # | Scenario | Figure | Median | Target | Result |\n" +
-		"|---|---|---|---|---|---|\n" +
-		"| 1 | throughput | CPU a\\|b | 0.30× | ≤ 0.40× | PASS |\n" +
-		"| 1 | throughput | items/s | 1000/s | – | – |\n"
+		"Command: `go run ./bench -runs 3` at e0a4398, baseline a64dfbe\n\n" +
+		"| # | Scenario | Figure | Median | Target | Result | Load |\n" +
+		"|---|---|---|---|---|---|---|\n" +
+		"| 1 | throughput | CPU a\\|b | 0.30× | ≤ 0.40× | PASS | 0.10; runs 0.20–0.30 |\n" +
+		"| 1 | throughput | items/s | 1000/s | – | – | 0.10; runs 0.20–0.30 |\n" +
+		"| 2 | limit | time | 1.00× † | ≤ 1.10× | PASS | 1.50; runs 1.50 |\n" +
+		"\n† taken at a 1-minute load average above 1 (Load: the reading before the scenario; runs: the range of the readings before each run): other work shared the machine, so the figure is noisy.\n"
 	if got := b.String(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
@@ -166,9 +179,17 @@ func TestArgs(t *testing.T) {
 	if got, want := strings.Join(srv.args(), " "), "sandbox --addr 127.0.0.1:0 --rate 20 --burst 2 --fail-rate 0.1 --reset-rate 0.05 --latency 0s --seed 7"; got != want {
 		t.Errorf("sandbox args:\n got %s\nwant %s", got, want)
 	}
+	srv.Latency = 50 * time.Millisecond
+	if got, want := strings.Join(srv.args(), " "), "sandbox --addr 127.0.0.1:0 --rate 20 --burst 2 --fail-rate 0.1 --reset-rate 0.05 --latency 50ms --seed 7"; got != want {
+		t.Errorf("sandbox args with latency:\n got %s\nwant %s", got, want)
+	}
 	c := clientConfig{Name: clientSegloop, Batch: 100, Rate: 0}
 	if got, want := strings.Join(c.args("http://h", "f.csv"), " "), "import --endpoint http://h --write-key bench-write-key --batch 100 --rate 0 --results /dev/null --log-format json f.csv"; got != want {
 		t.Errorf("segloop args:\n got %s\nwant %s", got, want)
+	}
+	d := clientConfig{Name: clientDefaults, Batch: 100, Rate: 7, DefaultRate: true, Extra: []string{"--concurrency", "64"}}
+	if got, want := strings.Join(d.args("http://h", "f.csv"), " "), "import --endpoint http://h --write-key bench-write-key --batch 100 --results /dev/null --log-format json --concurrency 64 f.csv"; got != want {
+		t.Errorf("segloop args at the default rate:\n got %s\nwant %s", got, want)
 	}
 	a := clientConfig{Name: clientAgo, Batch: 100}
 	if got, want := strings.Join(a.args("http://h", "f.csv"), " "), "--endpoint http://h --write-key bench-write-key --batch 100 f.csv"; got != want {

@@ -18,13 +18,28 @@ const (
 // benchWriteKey is the write key every client sends; the sandbox accepts any.
 const benchWriteKey = "bench-write-key"
 
-// clientConfig is one client process of a scenario.
+// clientConfig is one client process of a scenario. Name is what the table calls the client; every name other than clientAgo
+// runs segloop, so one scenario can run segloop with several command lines
+// under several names.
 type clientConfig struct {
-	Name  string   `json:"name"`  // clientSegloop or clientAgo
-	Batch int      `json:"batch"` // items per request
-	Rate  float64  `json:"rate"`  // segloop --rate (0 = no limit); ignored for analytics-go, which has none
-	Extra []string `json:"extra,omitempty"`
+	Name  string  `json:"name"`  // clientAgo, or a segloop command line's name
+	Batch int     `json:"batch"` // items per request
+	Rate  float64 `json:"rate"`  // segloop --rate (0 = no limit); ignored for analytics-go, which has none
+	// DefaultRate leaves --rate out, so segloop runs at its own default
+	// (segloopDefaultRate); Rate is then ignored.
+	DefaultRate bool     `json:"defaultRate,omitempty"`
+	Extra       []string `json:"extra,omitempty"`
+	// Server, if set, is the sandbox of this client's runs instead of the
+	// scenario's (scenario 6's clean time beside its faults).
+	Server *serverConfig `json:"server,omitempty"`
+	// Build is empty for the segloop built from the tree being measured, or
+	// the label of the -baseline build this client's runs use.
+	Build string `json:"build,omitempty"`
 }
+
+// segloopDefaultRate is segloop import's default --rate (cmd/segloop's
+// defaultRate), the ceiling a client with DefaultRate is judged against.
+const segloopDefaultRate = 250
 
 // args is the command line of the client for one input file and endpoint.
 func (c clientConfig) args(endpoint, file string) []string {
@@ -32,9 +47,11 @@ func (c clientConfig) args(endpoint, file string) []string {
 	if c.Name == clientAgo {
 		return []string{"--endpoint", endpoint, "--write-key", benchWriteKey, "--batch", batch, file}
 	}
-	args := []string{"import", "--endpoint", endpoint, "--write-key", benchWriteKey,
-		"--batch", batch, "--rate", strconv.FormatFloat(c.Rate, 'f', -1, 64),
-		"--results", "/dev/null", "--log-format", "json"}
+	args := []string{"import", "--endpoint", endpoint, "--write-key", benchWriteKey, "--batch", batch}
+	if !c.DefaultRate {
+		args = append(args, "--rate", strconv.FormatFloat(c.Rate, 'f', -1, 64))
+	}
+	args = append(args, "--results", "/dev/null", "--log-format", "json")
 	args = append(args, c.Extra...)
 	return append(args, file)
 }

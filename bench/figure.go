@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -12,7 +13,7 @@ const (
 	miss = "MISS"
 )
 
-// figure is one row of the table: a median figure, and where issue 7 sets
+// figure is one row of the table: a median figure, and where an issue sets
 // one, its target and whether the figure meets it.
 type figure struct {
 	Scenario string  `json:"scenario"`
@@ -21,6 +22,22 @@ type figure struct {
 	Text     string  `json:"text"`             // Value as the table shows it
 	Target   string  `json:"target,omitempty"` // e.g. "≤ 0.40×"
 	Verdict  string  `json:"verdict,omitempty"`
+	HighLoad bool    `json:"highLoad,omitempty"` // the scenario or one of its runs started at a load above highLoad
+}
+
+// MarshalJSON writes the figure with a Value that is not a number (a ratio
+// of nothing, a median of no runs) as null, which encoding/json would
+// otherwise refuse.
+func (f figure) MarshalJSON() ([]byte, error) {
+	type plain figure // without this method
+	out := struct {
+		plain
+		Value *float64 `json:"value"`
+	}{plain: plain(f)}
+	if !math.IsNaN(f.Value) && !math.IsInf(f.Value, 0) {
+		out.Value = &f.Value
+	}
+	return json.Marshal(out)
 }
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -82,8 +99,11 @@ func rssMiB(r runResult) float64 { return float64(r.MaxRSSKiB) / 1024 }
 // delivered is the number of distinct events the server recorded.
 func delivered(r runResult) float64 { return float64(r.Server.Unique) }
 
-// notDelivered is rows minus delivered.
-func notDelivered(r runResult) float64 { return float64(int64(r.Rows) - r.Server.Unique) }
+// items is the number of rows the run's processes read in all.
+func items(r runResult) int { return r.Rows * max(1, r.Procs) }
+
+// notDelivered is the items read minus those delivered.
+func notDelivered(r runResult) float64 { return float64(int64(items(r)) - r.Server.Unique) }
 
 // share429 is the fraction of requests answered 429.
 func share429(r runResult) float64 {

@@ -1,11 +1,11 @@
 // Command bench measures segloop end to end against the Segment-compatible
 // sandbox, side by side with a plain analytics-go v3.3.0 Client loop
 // (bench/agoloop), and prints a markdown table of the medians with the
-// targets of issue 7, and writes every run as JSON.
+// targets of issues 7, 10, 11 and 12, and writes every run as JSON.
 //
 // Usage, from the module root:
 //
-//	go run ./bench [-runs 3] [-quick] [-json bench/out/results.json]
+//	go run ./bench [-runs 3] [-quick] [-only 1,5] [-baseline REF] [-json bench/out/results.json]
 //
 // It builds segloop and agoloop into a temporary directory, generates the CSV
 // inputs there, and for every run of every client starts a fresh
@@ -13,7 +13,14 @@
 // out of the client's figures). It measures the client process: wall time,
 // user+system CPU seconds and peak RSS from the kernel, and the server's
 // counters from GET /stats. All traffic stays on loopback; every child
-// process is killed when the bench exits or is interrupted.
+// process is killed when the bench exits or is interrupted. The 1-minute load
+// average is read before every scenario and every run; figures taken above
+// a load of 1 are marked.
+//
+// With -baseline REF it also builds segloop as it is at the git ref REF (from
+// git archive, in the temporary directory: the checkout is not touched) and
+// runs every segloop client on both builds, interleaved, adding the ratios
+// of the two to each scenario's figures: before and after in one run.
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,10 +57,11 @@ var errUsage = errors.New("usage")
 
 // options is the bench's command line.
 type options struct {
-	runs  int
-	quick bool
-	json  string
-	only  string
+	runs     int
+	quick    bool
+	json     string
+	only     string
+	baseline string
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -63,6 +72,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "smaller inputs and one run: a smoke test of about a minute")
 	fs.StringVar(&o.json, "json", filepath.Join("bench", "out", "results.json"), "write every run and figure as JSON to `FILE` (empty: don't)")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenario numbers to run (default: all)")
+	fs.StringVar(&o.baseline, "baseline", "", "also build segloop at the git `REF` and run every segloop client on both builds, interleaved, with the ratios")
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}
@@ -97,12 +107,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := &runner{bins: b, inputs: newInputs(dir), runs: o.runs, log: stderr}
-	rep := report{Machine: thisMachine(time.Now()), Command: commandLine(args), Runs: o.runs, Quick: o.quick}
-	for _, sc := range plan(o.quick) {
-		if !selected(o.only, sc.ID) {
-			continue
+	r := &runner{bins: b, current: currentBuild(ctx), inputs: newInputs(dir), runs: o.runs, log: stderr, load: loadNow}
+	if o.baseline != "" {
+		fmt.Fprintf(stderr, "bench: building segloop at %s\n", o.baseline)
+		if r.baseline, err = buildBaseline(ctx, dir, o.baseline); err != nil {
+			return err
 		}
+	}
+	rep := report{Machine: thisMachine(time.Now()), Command: commandLine(args), Build: r.current,
+		Baseline: r.baseline.label, Runs: o.runs, Quick: o.quick}
+	scenarios, err := choose(plan(o.quick), o.only)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+		return errUsage
+	}
+	for _, sc := range scenarios {
 		res, err := r.run(ctx, sc)
 		if err != nil {
 			return err
@@ -133,18 +152,32 @@ func build(ctx context.Context, dir string) (bins, error) {
 	return b, nil
 }
 
-// selected reports whether scenario id is in the comma-separated list only
-// (an empty list selects all).
-func selected(only string, id int) bool {
-	if only == "" {
-		return true
+// choose returns the scenarios of the comma-separated list only, in the
+// plan's order (an empty list chooses all); a number the plan lacks is an
+// error.
+func choose(all []*scenario, only string) ([]*scenario, error) {
+	if strings.TrimSpace(only) == "" {
+		return all, nil
 	}
+	want := make(map[int]bool)
 	for _, s := range strings.Split(only, ",") {
-		if strings.TrimSpace(s) == fmt.Sprint(id) {
-			return true
+		id, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("-only wants scenario numbers separated by commas, got %q", s)
+		}
+		want[id] = true
+	}
+	var out []*scenario
+	for _, sc := range all {
+		if want[sc.ID] {
+			out = append(out, sc)
+			delete(want, sc.ID)
 		}
 	}
-	return false
+	for id := range want {
+		return nil, fmt.Errorf("-only: there is no scenario %d", id)
+	}
+	return out, nil
 }
 
 // commandLine is the one-line command that reproduces this bench.

@@ -15,11 +15,12 @@ import (
 
 // serverConfig is the segloop sandbox command line of one run.
 type serverConfig struct {
-	Rate      float64 `json:"rate"`      // requests/s; 0 = no limit
-	Burst     int     `json:"burst"`     // bucket size
-	FailRate  float64 `json:"failRate"`  // fraction answered 503
-	ResetRate float64 `json:"resetRate"` // fraction of connections reset
-	Seed      int64   `json:"seed"`      // seed of the injected faults
+	Rate      float64       `json:"rate"`              // requests/s; 0 = no limit
+	Burst     int           `json:"burst"`             // bucket size
+	FailRate  float64       `json:"failRate"`          // fraction answered 503
+	ResetRate float64       `json:"resetRate"`         // fraction of connections reset
+	Latency   time.Duration `json:"latency,omitempty"` // added to every request (nanoseconds in the JSON)
+	Seed      int64         `json:"seed"`              // seed of the injected faults
 }
 
 // args is the sandbox command line for c, listening on a free loopback port.
@@ -28,7 +29,7 @@ func (c serverConfig) args() []string {
 	return []string{"sandbox", "--addr", "127.0.0.1:0",
 		"--rate", f(c.Rate), "--burst", strconv.Itoa(max(c.Burst, 1)),
 		"--fail-rate", f(c.FailRate), "--reset-rate", f(c.ResetRate),
-		"--latency", "0s", "--seed", strconv.FormatInt(c.Seed, 10)}
+		"--latency", c.Latency.String(), "--seed", strconv.FormatInt(c.Seed, 10)}
 }
 
 // serverStats is the part of segmenttest.Stats the bench reads from GET /stats.
