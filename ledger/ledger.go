@@ -113,6 +113,47 @@ func (l *Ledger) Lookup(ctx context.Context, batch []Entry, unchanged []bool) er
 	if len(unchanged) < len(batch) {
 		return errors.New("ledger: Lookup: unchanged is shorter than batch")
 	}
+	return l.lookup(ctx, batch, func(i int, found bool, stored Hash) {
+		unchanged[i] = found && stored == batch[i].Hash
+	})
+}
+
+// State is what LookupStates found for one entry.
+type State struct {
+	// Unchanged: the ledger holds exactly the entry's Hash for its user.
+	Unchanged bool
+	// Version names the user's record as the lookup found it: two lookups
+	// with no Commit of the user between them give the same Version, and a
+	// Commit of other content gives another. It is the zero Version for a
+	// user the ledger does not hold. A caller derives the messageId of a
+	// changed event from its Hash and this Version, so that a retry of the
+	// same content keeps its id while content sent after another version
+	// (A, then B, then A again) gets a new one. Today it is the Hash the
+	// ledger holds for the user.
+	Version Version
+}
+
+// Version is the opaque version of a user's record in a ledger; see State.
+type Version [HashSize]byte
+
+// LookupStates is Lookup that also reports each entry's Version: it sets
+// states[i] for batch[i], in one query for the whole batch. states must be
+// at least as long as batch.
+func (l *Ledger) LookupStates(ctx context.Context, batch []Entry, states []State) error {
+	if len(states) < len(batch) {
+		return errors.New("ledger: LookupStates: states is shorter than batch")
+	}
+	return l.lookup(ctx, batch, func(i int, found bool, stored Hash) {
+		states[i] = State{}
+		if found {
+			states[i] = State{Unchanged: stored == batch[i].Hash, Version: Version(stored)}
+		}
+	})
+}
+
+// lookup queries the users of batch once and calls set for every entry with
+// what the ledger holds for its user.
+func (l *Ledger) lookup(ctx context.Context, batch []Entry, set func(i int, found bool, stored Hash)) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -126,7 +167,7 @@ func (l *Ledger) Lookup(ctx context.Context, batch []Entry, unchanged []bool) er
 	}
 	for j := range b.keys {
 		for _, i := range b.order[b.bounds[j]:b.bounds[j+1]] {
-			unchanged[i] = b.found[j] && b.stored[j] == batch[i].Hash
+			set(int(i), b.found[j], b.stored[j])
 		}
 	}
 	return nil
