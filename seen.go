@@ -11,9 +11,12 @@ import (
 // (the earlier item is still in flight, or was sent and failed), and
 // comparing with it could call a change back to an old value unchanged.
 //
-// It is a Bloom filter: it may hold a user never added (that user's items
-// are then sent although unchanged: a lost saving, never a lost update), and
-// always holds a user added. A user sets six bits of one 64-bit word of
+// The first maxExactUsers users are kept as 64-bit hashes (maphash, seeded
+// per run) in a map: some 2 MiB, and a user never added is held with a
+// probability of about n/2⁶⁴. Beyond them the set is a Bloom filter: it may
+// hold a user never added (that user's items are then sent although
+// unchanged: a lost saving, never a lost update), and always holds a user
+// added. A user sets six bits of one 64-bit word of
 // the newest layer (a blocked filter: one cache line per layer and lookup);
 // a layer takes 2 users per word (about 0.05% false positives per full
 // layer, 0.2% over five), and a full layer is followed by one twice its
@@ -22,6 +25,7 @@ import (
 // grow, but memory does not. The zero value is empty and ready; it is not safe for concurrent use.
 type userSet struct {
 	seed   maphash.Seed
+	exact  map[uint64]struct{}
 	layers []setLayer
 	words  int // in all layers
 }
@@ -32,6 +36,7 @@ type setLayer struct {
 }
 
 const (
+	maxExactUsers  = 1 << 16
 	firstSetWords  = 1 << 12 // the first layer: 32 KiB, 8,192 users
 	usersPerWord   = 2
 	maxSetWords    = 1 << 21 // 16 MiB in all
@@ -40,15 +45,23 @@ const (
 
 // add puts user in the set.
 func (s *userSet) add(user string) {
-	if s.layers == nil {
+	if s.exact == nil {
 		s.seed = maphash.MakeSeed()
+		s.exact = make(map[uint64]struct{})
+	}
+	h := maphash.String(s.seed, user)
+	if len(s.exact) < maxExactUsers {
+		s.exact[h] = struct{}{}
+		return
+	}
+	if _, ok := s.exact[h]; ok {
+		return
 	}
 	if n := len(s.layers); n == 0 || (s.layers[n-1].n >= len(s.layers[n-1].words)*usersPerWord && s.words+firstSetWords<<n <= maxSetWords) {
 		size := firstSetWords << n
 		s.layers = append(s.layers, setLayer{words: make([]uint64, size)}) // sizes 2^12..2^20: 2^21 - 2^12 words at most
 		s.words += size
 	}
-	h := maphash.String(s.seed, user)
 	l := &s.layers[len(s.layers)-1]
 	w, mask := slot(h, len(s.layers)-1, len(l.words))
 	l.words[w] |= mask
@@ -58,10 +71,13 @@ func (s *userSet) add(user string) {
 // has reports whether user may have been added: always true for one that
 // was, rarely for one that was not.
 func (s *userSet) has(user string) bool {
-	if len(s.layers) == 0 {
+	if s.exact == nil {
 		return false
 	}
 	h := maphash.String(s.seed, user)
+	if _, ok := s.exact[h]; ok {
+		return true
+	}
 	for i := range s.layers {
 		l := &s.layers[i]
 		if w, mask := slot(h, i, len(l.words)); l.words[w]&mask == mask {

@@ -13,9 +13,16 @@ func TestUserSet(t *testing.T) {
 	if s.has("u0") {
 		t.Fatal("empty set holds u0")
 	}
-	const n = 200_000 // several layers
+	const n = maxExactUsers + 200_000 // exact, then several layers
 	for i := range n {
 		s.add("u" + strconv.Itoa(i))
+		if i == maxExactUsers-1 { // exact so far: no user never added is held
+			for j := range 100_000 {
+				if s.has("other" + strconv.Itoa(j)) {
+					t.Fatalf("with %d users, other%d is held", i+1, j)
+				}
+			}
+		}
 	}
 	for i := range n {
 		if !s.has("u" + strconv.Itoa(i)) {

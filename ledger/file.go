@@ -30,7 +30,10 @@ const (
 	fileConns = 2
 	// cacheKiB is SQLite's page cache per connection. The ledger lives on
 	// disk (and in the OS page cache); this bounds what the process holds.
-	cacheKiB = 8 << 10
+	// 2 MiB instead of 8: a diff run of 1M rows peaked at 42 instead of 58
+	// MiB RSS for the same CPU time, with users in order and shuffled (a
+	// page missed here is a pread from the OS page cache).
+	cacheKiB = 2 << 10
 	// walPages is the WAL's size (in pages) that triggers a checkpoint, and
 	// (in 4 KiB pages) its size on disk after one. A larger WAL than
 	// SQLite's default (1000) copies a page changed by many commits to the
