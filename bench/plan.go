@@ -64,6 +64,7 @@ func plan(quick bool) []*scenario {
 			Clients: []clientConfig{segloop(batchSize, tooFastRate)}, figures: unknownLimitFigures},
 		sharedScenario(sz), knownBurstScenario(sz), // shared.go
 		traitsScenario(sz),
+		diffScenario(sz), // diff.go
 	}
 }
 
