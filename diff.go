@@ -206,7 +206,10 @@ func (d *diffItems) decide(ctx context.Context) error {
 		j++
 		if st.Unchanged && !d.sent.has(it.Key) {
 			it.Settled = loop.StatusUnchanged
-			it.Value.messageID = "" // nothing is sent
+			// Nothing is sent, and nothing needs the event or the source
+			// any more: dropping them lets the arena blocks go while the
+			// results wait to be reported.
+			it.Value.messageID, it.Value.event, it.Value.cells, it.Value.raw = "", nil, nil, nil
 			continue
 		}
 		d.sent.add(it.Key)
