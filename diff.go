@@ -12,6 +12,7 @@ import (
 	"github.com/segloop/segloop/internal/arena"
 	"github.com/segloop/segloop/ledger"
 	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/segment"
 )
 
@@ -51,6 +52,15 @@ const (
 	// after an interrupt, as the accepted items must be recorded).
 	commitTimeout = 30 * time.Second
 )
+
+// LedgerDestination is the destination of a diff ledger for the events
+// sent to endpoint with writeKey (ledger.Open's destination):
+// ratelimit.NewDestination(endpoint, writeKey).ID(), the id the shared rate
+// budget uses too. Every caller (the command, the service) derives it here,
+// so that they share one ledger per destination.
+func LedgerDestination(endpoint, writeKey string) string {
+	return ratelimit.NewDestination(endpoint, writeKey).ID()
+}
 
 // ErrLedger marks the errors of a diff ledger during a run (a lookup or a
 // commit that failed).

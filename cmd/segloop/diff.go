@@ -12,7 +12,6 @@ import (
 
 	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/ledger"
-	"github.com/segloop/segloop/ratelimit"
 )
 
 // diffFlags is --diff LEDGER: diff mode, sending only the items whose event
@@ -50,16 +49,15 @@ func isPostgresURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-// ledgerDestination is the destination a run's ledger belongs to:
-// ratelimit's id of the endpoint and write key, the one derivation the
-// shared rate budget uses too. The sandbox is a destination of its own, the
+// ledgerDestination is the destination a run's ledger belongs to
+// (segloop.LedgerDestination of the endpoint and write key). The sandbox is a destination of its own, the
 // same for every --sandbox run (its URL changes from run to run), so a
 // sandbox ledger is never mistaken for a real endpoint's.
 func ledgerDestination(f *importFlags) string {
 	if f.sandbox {
-		return ratelimit.NewDestination("sandbox", sandboxWriteKey).ID()
+		return segloop.LedgerDestination("sandbox", sandboxWriteKey)
 	}
-	return ratelimit.NewDestination(f.endpoint, f.writeKey).ID()
+	return segloop.LedgerDestination(f.endpoint, f.writeKey)
 }
 
 // runLedger is the open ledger of a diff run; the zero value is no ledger.
