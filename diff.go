@@ -33,7 +33,7 @@ import (
 // resumed run of the same content, with nothing committed for the user in
 // between, sends the same id (Segment drops the duplicate); a changed event
 // never has the id of an earlier version, nor does content that comes back
-// after another (A, B, A: the Version differs). Unchanged items, and skipped
+// after another (A, B, A, B: the Version counts the user's commits). Unchanged items, and skipped
 // ones, report no messageId: nothing is sent.
 //
 // Committing: each result with status ok is added to a batch that a

@@ -46,11 +46,15 @@
 // Both kinds hold two tables:
 //
 //	segloop_ledger_meta (name text PRIMARY KEY, value text)
-//	    ('version', '1'), ('destination', <the destination>)
-//	segloop_ledger (user_id text/bytea PRIMARY KEY, hash blob/bytea)
+//	    ('version', '2'), ('destination', <the destination>),
+//	    ('epoch', <16 random hex digits, chosen when the ledger is created>)
+//	segloop_ledger (user_id text/bytea PRIMARY KEY, hash blob/bytea, gen integer)
 //	    user_id: the user (userId, else anonymousId), invalid UTF-8 as U+FFFD;
 //	             beyond 512 bytes "sha256:" and its hex SHA-256
 //	    hash:    the Hash (16 bytes) of the user's last accepted event
+//	    gen:     the user's commits so far (with the epoch, its Version)
+//
+// Open upgrades a version 1 ledger (no gen, no epoch) in place.
 //
 // The embedded table is WITHOUT ROWID (the rows live in the primary key's
 // B-tree), so an input in the order of its user ids reads and writes the
