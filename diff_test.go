@@ -186,11 +186,11 @@ func TestDiffRefusedItemSentAgain(t *testing.T) {
 }
 
 // TestDiffMessageIDs: with one run key for every run, content that changes
-// and comes back (A, B, A) is sent under three ids, none reused.
+// and comes back (A, B, A, B) is sent under four ids, none reused.
 func TestDiffMessageIDs(t *testing.T) {
 	e := newDiffEnv(t, "")
 	var ids []string
-	for _, plan := range []string{"a", "b", "a"} {
+	for _, plan := range []string{"a", "b", "a", "b"} {
 		res, _ := e.run(t, `{"id":"u1","plan":"`+plan+`"}`+"\n", segloop.Config{RunKey: "fixed"})
 		if res[0].Status != loop.StatusOK {
 			t.Fatalf("plan %s: %s", plan, res[0].Status)
@@ -200,8 +200,8 @@ func TestDiffMessageIDs(t *testing.T) {
 		}
 		ids = append(ids, res[0].MessageID)
 	}
-	if d := e.srv.Delivered(); len(d) != 3 {
-		t.Fatalf("the server has %d distinct messageIds, want 3", len(d))
+	if d := e.srv.Delivered(); len(d) != 4 {
+		t.Fatalf("the server has %d distinct messageIds, want 4", len(d))
 	}
 }
 
