@@ -12,13 +12,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Scenario 12 (issue 15): diff mode's second night. Run 1 sends every row
+// Scenario 15 (issue 15): diff mode's second night. Run 1 sends every row
 // and fills the ledger; run 2, the one measured, reads the same rows with 1%
 // changed, so it looks every row up and sends 1% of them. The PostgreSQL
 // ledger runs when $SEGLOOP_BENCH_POSTGRES_URL names a server (a user that
 // may create schemas); each run gets a fresh schema.
 const (
-	diffScenarioID = 12
+	diffScenarioID = 15
 	diffEvery      = 100 // one row in diffEvery is changed in run 2
 	diffPostgres   = "SEGLOOP_BENCH_POSTGRES_URL"
 	clientDiffFile = "segloop --diff FILE"
@@ -37,7 +37,7 @@ func diffScenario(sz sizes) *scenario {
 		Clients: clients, each: runDiff, figures: diffFigures}
 }
 
-// runDiff is one run of scenario 12: a fresh sandbox and a fresh ledger,
+// runDiff is one run of scenario 15: a fresh sandbox and a fresh ledger,
 // run 1 on file, then run 2 (measured) on its changed copy. The server
 // figures are run 2's alone.
 func runDiff(ctx context.Context, r *runner, srv serverConfig, c clientConfig, file string) (runResult, error) {

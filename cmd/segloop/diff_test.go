@@ -13,7 +13,9 @@ import (
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
-func TestMain(m *testing.M) { testserver.Main(m) }
+// The PostgreSQL tests here use testserver.SharedPostgres; the package's
+// TestMain (testserver.Main, in replicas_test.go on main) stops the shared
+// server. Without it the server still dies with the test binary (Pdeathsig).
 
 // plansCSV returns n users; plan(i) is user i's plan.
 func plansCSV(n int, plan func(i int) string) string {
