@@ -3,10 +3,13 @@ package segloop_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/segloop/segloop"
+	"github.com/segloop/segloop/ledger"
 	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/segment/segmenttest"
@@ -55,4 +58,45 @@ func Example() {
 	// line 3 "u2": ok
 	// line 4 "": invalid (userId: userId or anonymousId is required)
 	// 2 ok, 1 invalid; the server has 2 events
+}
+
+// ExampleConfig_ledger is a nightly sync in diff mode: the second night
+// sends only the user whose event changed.
+func ExampleConfig_ledger() {
+	srv := segmenttest.NewServer(segmenttest.Options{})
+	defer srv.Close()
+	client, err := segment.NewClient(segment.Config{WriteKey: "my-write-key", Endpoint: srv.URL})
+	if err != nil {
+		panic(err)
+	}
+	dir, err := os.MkdirTemp("", "segloop-example")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	l, err := ledger.Open(context.Background(), filepath.Join(dir, "users.ledger"), segloop.LedgerDestination(srv.URL, "my-write-key"))
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+
+	for night, rows := range []string{
+		"id,plan\nu1,pro\nu2,team\nu3,free\n",
+		"id,plan\nu1,pro\nu2,business\nu3,free\n", // u2 changed
+	} {
+		src, err := source.Open(strings.NewReader(rows), source.CSV, source.Options{})
+		if err != nil {
+			panic(err)
+		}
+		sum, err := segloop.Run(context.Background(), segloop.Config{Source: src, RunKey: "nightly", Client: client, Ledger: l})
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("night %d: %d ok, %d unchanged\n", night+1, sum.OK, sum.Unchanged)
+	}
+	fmt.Println("events at the server:", srv.Stats().Unique)
+	// Output:
+	// night 1: 3 ok, 0 unchanged
+	// night 2: 1 ok, 2 unchanged
+	// events at the server: 4
 }

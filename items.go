@@ -2,8 +2,10 @@ package segloop
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/segloop/segloop/internal/arena"
+	"github.com/segloop/segloop/ledger"
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/segment"
@@ -17,6 +19,12 @@ type payload struct {
 	messageID string
 	cells     []string // CSV cells, kept only with Config.KeepSource
 	raw       []byte   // JSON bytes, kept only with Config.KeepSource
+
+	// Diff mode (Config.Ledger): the Sum of the event, and whether its
+	// messageId is still to be derived from the content (the event holds a
+	// placeholder until then; see diffItems).
+	hash   ledger.Hash
+	derive bool
 }
 
 // items adapts a source.Reader to loop.Source: it maps, validates and encodes
@@ -98,7 +106,12 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 	if it.Value.messageID, it.Err = in.MessageID, s.ids.check(in.MessageID, rec.Line); it.Err != nil {
 		return it, nil
 	}
-	if in.MessageID == "" {
+	diff := s.cfg.Ledger != nil
+	switch {
+	case in.MessageID != "":
+	case diff:
+		it.Value.derive = true // from the content, once the ledger is read
+	default:
 		// Cut from s.values, as the event is: no allocation of its own.
 		s.values.Append(segment.AppendMessageID(s.scratch[:0], s.cfg.RunKey, rec.Index, it.Key))
 		in.MessageID = s.values.Text()
@@ -108,12 +121,21 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 		it.Settled = loop.StatusSkipped
 		return it, nil
 	}
+	if it.Value.derive {
+		in.MessageID = placeholderMessageID
+	}
 	event, err := in.AppendJSON(s.scratch[:0]) // validates as it encodes
 	if err != nil {
 		it.Err = err
 		return it, nil
 	}
 	s.scratch = event
+	if diff {
+		if it.Value.hash, err = ledger.Sum(event); err != nil {
+			it.Err = fmt.Errorf("diff: %w", err) // never: the event is segment's own JSON
+			return it, nil
+		}
+	}
 	s.values.Append(event)
 	it.Value.event = s.values.Bytes()
 	it.Size = len(event) + 1

@@ -8,10 +8,8 @@ import (
 )
 
 // Success reports whether the item needs nothing more: it was delivered in
-// this run or an earlier one.
-func (r Result) Success() bool {
-	return r.Status == loop.StatusOK || r.Status == loop.StatusSkipped
-}
+// this run or an earlier one, or (unchanged) Segment already has it.
+func (r Result) Success() bool { return r.Status.Success() }
 
 // AppendJSON appends r's result line, one JSON object and a newline, the
 // same for the command's --results and the service's results:
@@ -21,7 +19,7 @@ func (r Result) Success() bool {
 //
 // messageId is left out when the item has none (it could not be mapped),
 // httpStatus when no answer came, durationMs for items that were never
-// taken up (invalid, skipped), error for successes. It does not allocate
+// taken up (invalid, skipped, unchanged), error for successes. It does not allocate
 // beyond growing b.
 func (r Result) AppendJSON(b []byte) []byte {
 	b = append(b, `{"index":`...)

@@ -2,6 +2,7 @@ package segloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/segloop/segloop/loop"
@@ -32,6 +33,19 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	batch = min(batch, segment.MaxBatchEvents)
 
 	items := &items{cfg: &cfg, mapping: m}
+	var src loop.Source[payload] = items
+	var diff *diffItems
+	var commits *committer
+	if cfg.Ledger != nil {
+		diff = newDiffItems(items, cfg.Ledger, cfg.RunKey)
+		src = diff
+		var stop context.CancelCauseFunc
+		ctx, stop = context.WithCancelCause(ctx)
+		defer stop(nil)
+		if !cfg.DryRun {
+			commits = newCommitter(ctx, cfg.Ledger, stop)
+		}
+	}
 	var act loop.Action[payload] = newSender(cfg.Client, batch == 1)
 	if cfg.DryRun {
 		act = dryRun{}
@@ -47,6 +61,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Limiter:         cfg.Limiter,
 		Classify:        classify,
 		OnResult: func(r loop.Result[payload]) {
+			if commits != nil {
+				commits.add(r)
+			}
 			if cfg.OnResult != nil {
 				cfg.OnResult(cfg.result(r))
 			}
@@ -56,7 +73,15 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		opts.Limiter = nil
 		opts.Concurrency = 1 // nothing is sent: more in flight would only hold more batches
 	}
-	sum, err := loop.Run(ctx, items, act, opts)
+	sum, err := loop.Run(ctx, src, act, opts)
+	if diff != nil {
+		cfg.settleLeftovers(ctx, diff.stop(), err, &sum)
+	}
+	if commits != nil {
+		if cerr := commits.close(); cerr != nil && err == nil {
+			err = cerr // the last commit (an earlier one stopped the run with its error)
+		}
+	}
 	if cfg.DryRun {
 		sum.Requests = 0 // the loop called the dry-run action; nothing went out
 	}
@@ -73,6 +98,46 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("%w: no client", ErrConfig)
 	}
 	return nil
+}
+
+// settleLeftovers reports the items of a diff run that were read from the
+// source but never taken by the loop, because it stopped reading (runErr
+// says why): each gets its result, as the loop gives the items it read and
+// did not send.
+func (cfg *Config) settleLeftovers(ctx context.Context, left []loop.Item[payload], runErr error, sum *loop.Summary) {
+	reason := runErr
+	if reason == nil {
+		reason = errors.New("reading stopped")
+	}
+	var ae *loop.AbortError
+	if !errors.As(runErr, &ae) && ctx.Err() != nil {
+		reason = fmt.Errorf("%w: %w", loop.ErrInterrupted, context.Cause(ctx))
+	}
+	for _, it := range left {
+		r := loop.Result[payload]{Item: it}
+		switch {
+		case it.Err != nil:
+			r.Status, r.Err = loop.StatusInvalid, it.Err
+		case it.Settled != "":
+			r.Status = it.Settled
+		default:
+			r.Status, r.Err = loop.StatusFailed, fmt.Errorf("%w: %w", loop.ErrNotSent, reason)
+		}
+		sum.Read++
+		switch r.Status {
+		case loop.StatusInvalid:
+			sum.Invalid++
+		case loop.StatusSkipped:
+			sum.Skipped++
+		case loop.StatusUnchanged:
+			sum.Unchanged++
+		default:
+			sum.Failed++
+		}
+		if cfg.OnResult != nil {
+			cfg.OnResult(cfg.result(r))
+		}
+	}
 }
 
 // result turns the loop's result for one item into the caller's.

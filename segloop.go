@@ -16,6 +16,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/segloop/segloop/ledger"
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/source"
@@ -67,9 +68,28 @@ type Config struct {
 	// they are not sent and get status skipped.
 	Done func(index int64) bool
 
+	// Ledger, when set, turns on diff mode (see diff.go): an item whose event
+	// the ledger holds for its user gets status unchanged and is not sent;
+	// the others are sent under messageIds that cover their content, and
+	// each item Segment accepted is committed to the ledger (never in a dry
+	// run). *ledger.Ledger, opened for the destination Client sends to,
+	// satisfies it.
+	Ledger Ledger
+
 	// OnResult receives every item's Result, one call at a time, as items
 	// finish. It must not block for long: it holds up the run.
 	OnResult func(Result)
+}
+
+// Ledger is diff mode's memory of what Segment already has: the hash of
+// each user's last accepted event, for one destination. *ledger.Ledger
+// satisfies it. Run calls it from two goroutines at once (lookups while
+// reading, commits as results come), so it must be safe for concurrent use.
+type Ledger interface {
+	// LookupStates sets states[i] for batch[i], in one query.
+	LookupStates(ctx context.Context, batch []ledger.Entry, states []ledger.State) error
+	// Commit records the entries of accepted events, all or none.
+	Commit(ctx context.Context, batch []ledger.Entry) error
 }
 
 // Result is what happened to one item. Items of one user (the userId, or
@@ -81,10 +101,12 @@ type Result struct {
 	UserID    string // as mapped; may be empty for invalid items
 	MessageID string
 	Status    loop.Status // ok, invalid, failed, skipped or unchanged
-	Attempts  int         // requests that carried the item
-	Code      int         // last HTTP status, 0 if none
-	Err       error       // why it is invalid or failed
-	Duration  time.Duration
+	// MessageID is empty for an unchanged item, and in diff mode for a
+	// skipped one: nothing was sent in this run.
+	Attempts int   // requests that carried the item
+	Code     int   // last HTTP status, 0 if none
+	Err      error // why it is invalid or failed
+	Duration time.Duration
 
 	Cells []string // with KeepSource: a CSV item's cells
 	Raw   []byte   // with KeepSource: a JSON item's bytes

@@ -70,6 +70,7 @@ func plan(quick bool) []*scenario {
 		sharedScenario(sz), knownBurstScenario(sz), // shared.go
 		traitsScenario(sz),                                                                                                     // traits.go
 		latencyScenario(sz, 12, 50*time.Millisecond), latencyScenario(sz, 13, 100*time.Millisecond), singleLatencyScenario(sz), // latency.go
+		diffScenario(sz), // diff.go
 	}
 }
 

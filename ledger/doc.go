@@ -30,7 +30,7 @@
 // (modernc.org/sqlite, no cgo) in WAL mode, created 0600, that one or more
 // processes on one machine may share. Open refuses, and leaves untouched,
 // any file that is not a ledger or empty: an input file given by mistake is
-// never written to. SQLite's page cache is bounded (8 MiB per connection,
+// never written to. SQLite's page cache is bounded (2 MiB per connection,
 // two connections): the ledger lives on disk and in the OS page cache, not
 // in the process. The WAL grows to 64 MiB before a checkpoint.
 //
@@ -46,11 +46,15 @@
 // Both kinds hold two tables:
 //
 //	segloop_ledger_meta (name text PRIMARY KEY, value text)
-//	    ('version', '1'), ('destination', <the destination>)
-//	segloop_ledger (user_id text/bytea PRIMARY KEY, hash blob/bytea)
+//	    ('version', '2'), ('destination', <the destination>),
+//	    ('epoch', <16 random hex digits, chosen when the ledger is created>)
+//	segloop_ledger (user_id text/bytea PRIMARY KEY, hash blob/bytea, gen integer)
 //	    user_id: the user (userId, else anonymousId), invalid UTF-8 as U+FFFD;
 //	             beyond 512 bytes "sha256:" and its hex SHA-256
 //	    hash:    the Hash (16 bytes) of the user's last accepted event
+//	    gen:     the user's commits so far (with the epoch, its Version)
+//
+// Open upgrades a version 1 ledger (no gen, no epoch) in place.
 //
 // The embedded table is WITHOUT ROWID (the rows live in the primary key's
 // B-tree), so an input in the order of its user ids reads and writes the

@@ -23,14 +23,19 @@ const (
 	// application_id field, "SLLG").
 	applicationID = 0x534c4c47
 	// formatVersion is the ledger's schema version, in the header's
-	// user_version field and in the meta table.
-	formatVersion = 1
+	// user_version field and in the meta table. Version 2 added each user's
+	// commit count (gen) and the ledger's epoch; Open upgrades a version 1
+	// ledger in place.
+	formatVersion = 2
 	// fileConns bounds the connections to one file: a writer and a reader
 	// can work at once in WAL mode.
 	fileConns = 2
 	// cacheKiB is SQLite's page cache per connection. The ledger lives on
 	// disk (and in the OS page cache); this bounds what the process holds.
-	cacheKiB = 8 << 10
+	// 2 MiB instead of 8: a diff run of 1M rows peaked at 42 instead of 58
+	// MiB RSS for the same CPU time, with users in order and shuffled (a
+	// page missed here is a pread from the OS page cache).
+	cacheKiB = 2 << 10
 	// walPages is the WAL's size (in pages) that triggers a checkpoint, and
 	// (in 4 KiB pages) its size on disk after one. A larger WAL than
 	// SQLite's default (1000) copies a page changed by many commits to the
@@ -47,8 +52,9 @@ CREATE TABLE IF NOT EXISTS segloop_ledger_meta (
 	value TEXT NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS segloop_ledger (
-	user_id TEXT PRIMARY KEY, -- userKey(user): the userId, else the anonymousId
-	hash    BLOB NOT NULL     -- the Hash of the user's last accepted event
+	user_id TEXT PRIMARY KEY,         -- userKey(user): the userId, else the anonymousId
+	hash    BLOB NOT NULL,            -- the Hash of the user's last accepted event
+	gen     INTEGER NOT NULL DEFAULT 0 -- the user's commits so far
 ) STRICT, WITHOUT ROWID;
 `
 
@@ -61,24 +67,24 @@ type fileStore struct {
 const sqliteMagic = "SQLite format 3\x00"
 
 // openFile opens or creates the ledger file at path; see Open.
-func openFile(ctx context.Context, path, destination string) (_ store, err error) {
+func openFile(ctx context.Context, path, destination string) (_ store, epoch uint64, err error) {
 	if path == "" {
-		return nil, errors.New("ledger: empty location")
+		return nil, 0, errors.New("ledger: empty location")
 	}
 	fail := func(err error) error { return fmt.Errorf("ledger %s: %w", path, err) }
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fail(err)
+		return nil, 0, fail(err)
 	}
 	if real, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = real // write through a symlink to its target
 	}
 	if err := checkFile(abs); err != nil {
-		return nil, fail(err)
+		return nil, 0, fail(err)
 	}
 	db, err := sql.Open("sqlite", fileDSN(abs))
 	if err != nil {
-		return nil, fail(err)
+		return nil, 0, fail(err)
 	}
 	db.SetMaxOpenConns(fileConns)
 	db.SetMaxIdleConns(fileConns)
@@ -87,10 +93,10 @@ func openFile(ctx context.Context, path, destination string) (_ store, err error
 			db.Close()
 		}
 	}()
-	if err := initFile(ctx, db, destination); err != nil {
-		return nil, fail(err)
+	if epoch, err = initFile(ctx, db, destination); err != nil {
+		return nil, 0, fail(err)
 	}
-	return &fileStore{db: db}, nil
+	return &fileStore{db: db}, epoch, nil
 }
 
 // fileDSN is the modernc.org/sqlite data source name for path. The pragmas
@@ -166,55 +172,78 @@ func hasSidecar(path string) bool {
 // destination of an existing one and switches it to WAL mode. Several
 // processes may do it at once: the IMMEDIATE transaction orders them, and
 // the later ones find the work done.
-func initFile(ctx context.Context, db *sql.DB, destination string) error {
+func initFile(ctx context.Context, db *sql.DB, destination string) (uint64, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	var id int64
 	if err := tx.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id); err != nil {
-		return err
+		return 0, err
 	}
 	if id != applicationID {
 		var tables int
 		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
-			return err
+			return 0, err
 		}
 		if id != 0 || tables != 0 {
-			return fmt.Errorf("%w: the file is a SQLite database of another application (application_id %#x); it was left untouched", ErrNotLedger, id)
+			return 0, fmt.Errorf("%w: the file is a SQLite database of another application (application_id %#x); it was left untouched", ErrNotLedger, id)
 		}
 		stmts := "PRAGMA application_id = " + strconv.Itoa(applicationID) + ";" +
 			"PRAGMA user_version = " + strconv.Itoa(formatVersion) + ";" + fileSchema
 		if _, err := tx.ExecContext(ctx, stmts); err != nil {
-			return err
+			return 0, err
 		}
-		if _, err := tx.ExecContext(ctx, insertMetaSQL, strconv.Itoa(formatVersion), destination); err != nil {
-			return err
+		if _, err := tx.ExecContext(ctx, insertMetaSQL, strconv.Itoa(formatVersion), destination, newEpoch()); err != nil {
+			return 0, err
 		}
 	}
 	meta, err := readFileMeta(ctx, tx)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if meta["version"] == "1" {
+		if err := upgradeFile(ctx, tx); err != nil {
+			return 0, fmt.Errorf("upgrading the ledger from format version 1: %w", err)
+		}
+		if meta, err = readFileMeta(ctx, tx); err != nil {
+			return 0, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return 0, err
 	}
-	if err := checkMeta(meta, destination); err != nil {
-		return err
+	epoch, err := checkMeta(meta, destination)
+	if err != nil {
+		return 0, err
 	}
 	var mode string
 	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return err
+		return 0, err
 	}
 	if mode != "wal" {
-		return fmt.Errorf("cannot switch to WAL mode (journal_mode is %s)", mode)
+		return 0, fmt.Errorf("cannot switch to WAL mode (journal_mode is %s)", mode)
 	}
-	return nil
+	return epoch, nil
 }
 
-// insertMetaSQL records a new ledger's version (?1) and destination (?2).
-const insertMetaSQL = `INSERT INTO segloop_ledger_meta (name, value) VALUES ('version', ?1), ('destination', ?2)`
+// upgradeFile turns a format version 1 ledger into version 2, in tx: every
+// user's commit count starts at 0, under a new epoch.
+func upgradeFile(ctx context.Context, tx *sql.Tx) error {
+	stmts := "ALTER TABLE segloop_ledger ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;" +
+		"PRAGMA user_version = " + strconv.Itoa(formatVersion) + ";"
+	if _, err := tx.ExecContext(ctx, stmts); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE segloop_ledger_meta SET value = ?1 WHERE name = 'version';
+INSERT INTO segloop_ledger_meta (name, value) VALUES ('epoch', ?2)`, strconv.Itoa(formatVersion), newEpoch())
+	return err
+}
+
+// insertMetaSQL records a new ledger's version (?1), destination (?2) and
+// epoch (?3).
+const insertMetaSQL = `INSERT INTO segloop_ledger_meta (name, value) VALUES ('version', ?1), ('destination', ?2), ('epoch', ?3)`
 
 func readFileMeta(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT name, value FROM segloop_ledger_meta")
@@ -235,15 +264,15 @@ func readFileMeta(ctx context.Context, tx *sql.Tx) (map[string]string, error) {
 
 // lookupSQL joins the JSON array of keys (?1) with the table; json_each's
 // key column is the array index.
-const lookupSQL = `SELECT j.key, t.hash FROM json_each(?1) AS j JOIN segloop_ledger AS t ON t.user_id = j.value`
+const lookupSQL = `SELECT j.key, t.hash, t.gen FROM json_each(?1) AS j JOIN segloop_ledger AS t ON t.user_id = j.value`
 
 // commitSQL upserts the keys of the JSON array ?1 with the hashes
 // concatenated in the blob ?2.
-var commitSQL = `INSERT INTO segloop_ledger (user_id, hash)
-SELECT j.value, substr(?2, j.key * ` + strconv.Itoa(HashSize) + ` + 1, ` + strconv.Itoa(HashSize) + `) FROM json_each(?1) AS j WHERE true
-ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash`
+var commitSQL = `INSERT INTO segloop_ledger (user_id, hash, gen)
+SELECT j.value, substr(?2, j.key * ` + strconv.Itoa(HashSize) + ` + 1, ` + strconv.Itoa(HashSize) + `), 1 FROM json_each(?1) AS j WHERE true
+ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, gen = segloop_ledger.gen + 1`
 
-func (s *fileStore) lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error {
+func (s *fileStore) lookup(ctx context.Context, keys []string, stored []Hash, gens []uint64, found []bool) error {
 	rows, err := s.db.QueryContext(ctx, lookupSQL, jsonStrings(keys))
 	if err != nil {
 		return fmt.Errorf("ledger: lookup: %w", err)
@@ -252,9 +281,10 @@ func (s *fileStore) lookup(ctx context.Context, keys []string, stored []Hash, fo
 	var (
 		i    int
 		hash sql.RawBytes
+		gen  int64
 	)
 	for rows.Next() {
-		if err := rows.Scan(&i, &hash); err != nil {
+		if err := rows.Scan(&i, &hash, &gen); err != nil {
 			return fmt.Errorf("ledger: lookup: %w", err)
 		}
 		if i < 0 || i >= len(keys) || len(hash) != HashSize {
@@ -262,6 +292,7 @@ func (s *fileStore) lookup(ctx context.Context, keys []string, stored []Hash, fo
 		}
 		found[i] = true
 		stored[i] = Hash(hash)
+		gens[i] = uint64(gen)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("ledger: lookup: %w", err)

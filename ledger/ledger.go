@@ -3,7 +3,9 @@ package ledger
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -38,6 +40,7 @@ type Entry struct {
 // others' commits. Close releases it.
 type Ledger struct {
 	location string // for messages: a path, or a URL without its password
+	epoch    uint64 // random, set when the ledger was created (see Version)
 	store    store
 	scratch  sync.Pool // *batch
 }
@@ -45,8 +48,9 @@ type Ledger struct {
 // store is a kind of ledger: the embedded file or PostgreSQL. keys are
 // unique and ascending (bytewise) in every call; see userKey.
 type store interface {
-	// lookup sets found[i] and stored[i] for keys[i], in one query.
-	lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error
+	// lookup sets found[i], stored[i] and gens[i] (commits of the user so
+	// far) for keys[i], in one query.
+	lookup(ctx context.Context, keys []string, stored []Hash, gens []uint64, found []bool) error
 	// commit upserts hashes[i] for keys[i] in one transaction.
 	commit(ctx context.Context, keys []string, hashes []Hash) error
 	close() error
@@ -67,32 +71,44 @@ func Open(ctx context.Context, location, destination string) (*Ledger, error) {
 		return nil, errors.New("ledger: empty destination")
 	}
 	var (
-		s   store
-		loc string
-		err error
+		s     store
+		loc   string
+		epoch uint64
+		err   error
 	)
 	if isPostgres(location) {
-		s, loc, err = openPostgres(ctx, location, destination)
+		s, loc, epoch, err = openPostgres(ctx, location, destination)
 	} else {
 		loc = location
-		s, err = openFile(ctx, location, destination)
+		s, epoch, err = openFile(ctx, location, destination)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Ledger{location: loc, store: s}, nil
+	return &Ledger{location: loc, epoch: epoch, store: s}, nil
 }
 
-// checkMeta checks a ledger's meta table: its format version and its
-// destination.
-func checkMeta(meta map[string]string, destination string) error {
+// checkMeta checks a ledger's meta table, its format version and its
+// destination, and returns its epoch.
+func checkMeta(meta map[string]string, destination string) (uint64, error) {
 	if v := meta["version"]; v != strconv.Itoa(formatVersion) {
-		return fmt.Errorf("%w: format version %q, this segloop reads version %d", ErrNotLedger, v, formatVersion)
+		return 0, fmt.Errorf("%w: format version %q, this segloop reads version %d", ErrNotLedger, v, formatVersion)
 	}
 	if d := meta["destination"]; d != destination {
-		return fmt.Errorf("%w: it is for %q, not %q", ErrDestination, d, destination)
+		return 0, fmt.Errorf("%w: it is for %q, not %q", ErrDestination, d, destination)
 	}
-	return nil
+	epoch, err := strconv.ParseUint(meta["epoch"], 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: no epoch in its meta table", ErrNotLedger)
+	}
+	return epoch, nil
+}
+
+// newEpoch returns a random epoch, as hex text for the meta table.
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 func isPostgres(location string) bool {
@@ -113,6 +129,48 @@ func (l *Ledger) Lookup(ctx context.Context, batch []Entry, unchanged []bool) er
 	if len(unchanged) < len(batch) {
 		return errors.New("ledger: Lookup: unchanged is shorter than batch")
 	}
+	return l.lookup(ctx, batch, func(i int, found bool, stored Hash, _ uint64) {
+		unchanged[i] = found && stored == batch[i].Hash
+	})
+}
+
+// State is what LookupStates found for one entry.
+type State struct {
+	// Unchanged: the ledger holds exactly the entry's Hash for its user.
+	Unchanged bool
+	// Version names the user's record as the lookup found it: two lookups
+	// with no Commit of the user between them give the same Version; every
+	// Commit of the user gives a new one, never given before by this ledger
+	// (it counts the user's commits), nor by a ledger created again at the
+	// same location (it carries the ledger's random epoch). A caller
+	// derives the messageId of a changed event from its Hash and this
+	// Version, so that a retry of the same content keeps its id while
+	// content that comes back after another (A, B, A, B) gets a new one.
+	Version Version
+}
+
+// Version is the version of a user's record in a ledger, opaque (today the
+// ledger's epoch and the user's commit count, 8 bytes each); see State.
+type Version [16]byte
+
+// LookupStates is Lookup that also reports each entry's Version: it sets
+// states[i] for batch[i], in one query for the whole batch. states must be
+// at least as long as batch.
+func (l *Ledger) LookupStates(ctx context.Context, batch []Entry, states []State) error {
+	if len(states) < len(batch) {
+		return errors.New("ledger: LookupStates: states is shorter than batch")
+	}
+	return l.lookup(ctx, batch, func(i int, found bool, stored Hash, gen uint64) {
+		var v Version
+		binary.BigEndian.PutUint64(v[:8], l.epoch)
+		binary.BigEndian.PutUint64(v[8:], gen)
+		states[i] = State{Unchanged: found && stored == batch[i].Hash, Version: v}
+	})
+}
+
+// lookup queries the users of batch once and calls set for every entry with
+// what the ledger holds for its user.
+func (l *Ledger) lookup(ctx context.Context, batch []Entry, set func(i int, found bool, stored Hash, gen uint64)) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -120,13 +178,15 @@ func (l *Ledger) Lookup(ctx context.Context, batch []Entry, unchanged []bool) er
 	defer l.putBatch(b)
 	b.stored = slices.Grow(b.stored[:0], len(b.keys))[:len(b.keys)]
 	b.found = slices.Grow(b.found[:0], len(b.keys))[:len(b.keys)]
+	b.gens = slices.Grow(b.gens[:0], len(b.keys))[:len(b.keys)]
 	clear(b.found)
-	if err := l.store.lookup(ctx, b.keys, b.stored, b.found); err != nil {
+	clear(b.gens)
+	if err := l.store.lookup(ctx, b.keys, b.stored, b.gens, b.found); err != nil {
 		return err
 	}
 	for j := range b.keys {
 		for _, i := range b.order[b.bounds[j]:b.bounds[j+1]] {
-			unchanged[i] = b.found[j] && b.stored[j] == batch[i].Hash
+			set(int(i), b.found[j], b.stored[j], b.gens[j])
 		}
 	}
 	return nil
@@ -164,6 +224,7 @@ type batch struct {
 	order  []int32 // indexes into the caller's batch, by (key, index)
 	bounds []int32 // keys[j] is the key of order[bounds[j]:bounds[j+1]]
 	stored []Hash
+	gens   []uint64
 	found  []bool
 }
 

@@ -31,14 +31,22 @@ CREATE TABLE IF NOT EXISTS segloop_ledger_meta (
 	value text NOT NULL
 );
 CREATE TABLE IF NOT EXISTS segloop_ledger (
-	user_id bytea PRIMARY KEY, -- userKey(user) in UTF-8 (bytea: it may hold NUL)
-	hash    bytea NOT NULL     -- the Hash of the user's last accepted event
+	user_id bytea PRIMARY KEY,        -- userKey(user) in UTF-8 (bytea: it may hold NUL)
+	hash    bytea NOT NULL,           -- the Hash of the user's last accepted event
+	gen     bigint NOT NULL DEFAULT 0 -- the user's commits so far
 );`
 
+// pgUpgradeSQL turns a format version 1 ledger into the current one ($1 in
+// the second statement): every user's commit count starts at 0.
+var pgUpgradeSQL = [...]string{
+	`ALTER TABLE segloop_ledger ADD COLUMN gen bigint NOT NULL DEFAULT 0`,
+	`UPDATE segloop_ledger_meta SET value = $1 WHERE name = 'version'`,
+}
+
 const (
-	pgLookupSQL = `SELECT user_id, hash FROM segloop_ledger WHERE user_id = ANY($1)`
-	pgCommitSQL = `INSERT INTO segloop_ledger (user_id, hash) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash`
+	pgLookupSQL = `SELECT user_id, hash, gen FROM segloop_ledger WHERE user_id = ANY($1)`
+	pgCommitSQL = `INSERT INTO segloop_ledger (user_id, hash, gen) SELECT u, h, 1 FROM unnest($1::bytea[], $2::bytea[]) AS x(u, h)
+ON CONFLICT (user_id) DO UPDATE SET hash = EXCLUDED.hash, gen = segloop_ledger.gen + 1`
 )
 
 // pgStore is a ledger in PostgreSQL.
@@ -49,12 +57,12 @@ type pgStore struct {
 
 // openPostgres opens the ledger at the postgres:// URL location; it returns
 // the URL without password for messages.
-func openPostgres(ctx context.Context, location, destination string) (_ store, display string, err error) {
+func openPostgres(ctx context.Context, location, destination string) (_ store, display string, epoch uint64, err error) {
 	display, secrets := redactURL(location)
 	s := &pgStore{secrets: secrets}
 	cfg, err := pgxpool.ParseConfig(location)
 	if err != nil {
-		return nil, display, s.wrap("ledger "+display+": invalid PostgreSQL URL", err)
+		return nil, display, 0, s.wrap("ledger "+display+": invalid PostgreSQL URL", err)
 	}
 	if p := cfg.ConnConfig.Password; p != "" {
 		s.secrets = appendSecret(s.secrets, p)
@@ -62,7 +70,7 @@ func openPostgres(ctx context.Context, location, destination string) (_ store, d
 	cfg.MaxConns = pgConns
 	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, display, s.wrap("ledger "+display, err)
+		return nil, display, 0, s.wrap("ledger "+display, err)
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(pgLockKey)); err != nil {
@@ -71,8 +79,8 @@ func openPostgres(ctx context.Context, location, destination string) (_ store, d
 		if _, err := tx.Exec(ctx, pgSchema); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO segloop_ledger_meta (name, value) VALUES ('version', $1), ('destination', $2)
-ON CONFLICT (name) DO NOTHING`, strconv.Itoa(formatVersion), destination)
+		_, err := tx.Exec(ctx, `INSERT INTO segloop_ledger_meta (name, value) VALUES ('version', $1), ('destination', $2), ('epoch', $3)
+ON CONFLICT (name) DO NOTHING`, strconv.Itoa(formatVersion), destination, newEpoch())
 		if err != nil {
 			return err
 		}
@@ -83,28 +91,43 @@ ON CONFLICT (name) DO NOTHING`, strconv.Itoa(formatVersion), destination)
 		if err != nil {
 			return err
 		}
-		return checkMeta(meta, destination)
+		if meta["version"] == "1" { // its epoch was inserted above
+			_, err := tx.Exec(ctx, pgUpgradeSQL[0])
+			if err == nil {
+				_, err = tx.Exec(ctx, pgUpgradeSQL[1], strconv.Itoa(formatVersion))
+			}
+			if err != nil {
+				return fmt.Errorf("upgrading the ledger from format version 1: %w", err)
+			}
+			meta["version"] = strconv.Itoa(formatVersion)
+		}
+		epoch, err = checkMeta(meta, destination)
+		return err
 	})
 	if err != nil {
 		s.pool.Close()
 		if errors.Is(err, ErrDestination) || errors.Is(err, ErrNotLedger) {
-			return nil, display, fmt.Errorf("ledger %s: %w", display, err)
+			return nil, display, 0, fmt.Errorf("ledger %s: %w", display, err)
 		}
-		return nil, display, s.wrap("ledger "+display, err)
+		return nil, display, 0, s.wrap("ledger "+display, err)
 	}
-	return s, display, nil
+	return s, display, epoch, nil
 }
 
-func (s *pgStore) lookup(ctx context.Context, keys []string, stored []Hash, found []bool) error {
+func (s *pgStore) lookup(ctx context.Context, keys []string, stored []Hash, gens []uint64, found []bool) error {
 	rows, _ := s.pool.Query(ctx, pgLookupSQL, byteas(keys))
-	var user, hash []byte
-	_, err := pgx.ForEachRow(rows, []any{&user, &hash}, func() error {
+	var (
+		user, hash []byte
+		gen        int64
+	)
+	_, err := pgx.ForEachRow(rows, []any{&user, &hash, &gen}, func() error {
 		i := sort.Search(len(keys), func(i int) bool { return keys[i] >= string(user) })
 		if i == len(keys) || keys[i] != string(user) || len(hash) != HashSize {
 			return fmt.Errorf("corrupt entry for user %q", user)
 		}
 		found[i] = true
 		stored[i] = Hash(hash)
+		gens[i] = uint64(gen)
 		return nil
 	})
 	if err != nil {

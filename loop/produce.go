@@ -84,8 +84,16 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 			b.items = append(b.items, it)
 			b.bytes += it.Size
 		}
-		if len(b.items) >= e.opts.BatchSize || len(b.settled) >= e.opts.BatchSize {
+		switch {
+		case len(b.items) >= e.opts.BatchSize || len(b.settled) >= e.opts.BatchSize && len(b.items) == 0:
 			flush()
+		case len(b.settled) >= e.opts.BatchSize:
+			// Report the settled items on their own and keep filling the
+			// batch: when most items are settled (diff mode's unchanged
+			// ones), flushing here would send batches of an item or two.
+			s := e.get()
+			s.settled, b.settled = b.settled, s.settled
+			e.results <- s
 		}
 	}
 	for feed != nil || e.order.holding() {

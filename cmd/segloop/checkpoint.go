@@ -14,7 +14,8 @@ import (
 
 // runCheckpoint is --checkpoint: it marks delivered items in the checkpoint
 // file and tells the run which items an earlier run delivered. Only items
-// with status ok (or skipped) count as finished: failed items are retried and
+// with status ok or unchanged (Segment has them: diff mode) count as
+// finished; a resumed run reports them skipped. Failed items are retried and
 // invalid items re-validated by the next run.
 type runCheckpoint struct {
 	f *checkpoint.File
@@ -56,7 +57,7 @@ func (c *runCheckpoint) Done(index int64) bool { return c.f.Done(index) }
 
 // Record marks r's item finished when it was delivered.
 func (c *runCheckpoint) Record(r segloop.Result) error {
-	if r.Status != loop.StatusOK {
+	if r.Status != loop.StatusOK && r.Status != loop.StatusUnchanged {
 		return nil
 	}
 	return c.f.Mark(r.Index)

@@ -65,6 +65,7 @@ type importFlags struct {
 	quiet       bool
 	logFormat   string
 	limiter     limiterFlags // --redis (limiter.go)
+	diff        diffFlags    // --diff (diff.go)
 }
 
 // parseImportFlags parses args (flags may come before or after the file) and
@@ -101,6 +102,7 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
 	f.limiter.register(fs, getenv)
+	f.diff.register(fs)
 
 	var files []string
 	for rest := args; ; {
@@ -164,6 +166,9 @@ func parseImportFlags(args []string, getenv func(string) string, stderr io.Write
 		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
 	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
 		return nil, usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
+	}
+	if err := f.diff.check(f); err != nil {
+		return nil, err
 	}
 	return f, nil
 }

@@ -65,6 +65,11 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := checkOutputs(f, stdout, &files); err != nil {
 		return err
 	}
+	diff, err := openDiff(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer diff.close()
 
 	fingerprint, err := runFingerprint(f, mapBytes, trigBytes)
 	if err != nil {
@@ -158,6 +163,7 @@ func runImport(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if ck != nil {
 		cfg.Done = ck.Done
 	}
+	cfg.Ledger = diff.ledger()
 	start := time.Now()
 	sum, runErr := segloop.Run(ctx, cfg)
 	runErr = explainRefusal(runErr)
@@ -260,12 +266,18 @@ func runFingerprint(f *importFlags, mapBytes, trigBytes []byte) (string, error) 
 	return segloop.Fingerprint(input, mapBytes, trigBytes), nil
 }
 
-// destination names where the run sends, for checkpoints.
+// destination names where the run sends, for checkpoints. Diff mode is part
+// of it: its messageIds differ, so a checkpoint of a run in one mode must
+// not resume a run in the other.
 func destination(f *importFlags) string {
+	d := f.endpoint
 	if f.sandbox {
-		return "sandbox"
+		d = "sandbox"
 	}
-	return f.endpoint
+	if f.diff.location != "" {
+		d += " (diff mode)"
+	}
+	return d
 }
 
 // newLogger returns the logger of the command's diagnostics on stderr.

@@ -46,7 +46,7 @@ func checkOutputs(f *importFlags, stdout io.Writer, files *safefile.Set) error {
 			}
 		}
 	}
-	for _, o := range []struct{ role, name string }{{"--results", f.results}, {"--failed", f.failed}, {"--checkpoint", f.checkpoint}} {
+	for _, o := range []struct{ role, name string }{{"--results", f.results}, {"--failed", f.failed}, {"--checkpoint", f.checkpoint}, {"--diff", f.diff.file()}} {
 		if o.name == "" || (o.role == "--results" && toStdout(o.name)) {
 			continue
 		}
@@ -125,8 +125,7 @@ func (o *outputs) record(r segloop.Result) {
 			o.stop(fmt.Errorf("writing checkpoint: %w", err))
 		}
 	}
-	// Skipped items were judged by an earlier run: they do not dilute the share.
-	if bad, judged := o.counts.bad(), o.counts.done()-o.counts.skipped.Load(); o.limit.exceeded(bad, judged) {
+	if bad, judged := o.counts.bad(), o.counts.judged(); o.limit.exceeded(bad, judged) {
 		o.stop(fmt.Errorf("%w: %d of %d items", errFailureLimit, bad, judged))
 	}
 }

@@ -61,8 +61,8 @@ func startProgress(stderr io.Writer, quiet bool, size int64, read *countingReade
 			}
 			done := counts.done()
 			perSec := float64(done) / time.Since(start).Seconds()
-			p.bar.Describe(fmt.Sprintf("%d done: %d ok, %d failed, %d invalid | %.0f items/s | rate %.0f req/s | paused %s",
-				done, counts.ok.Load(), counts.failed.Load(), counts.invalid.Load(), perSec, lim.Rate(), lim.Paused().Round(time.Second)))
+			p.bar.Describe(fmt.Sprintf("%d done: %d ok, %d unchanged, %d failed, %d invalid | %.0f items/s | rate %.0f req/s | paused %s",
+				done, counts.ok.Load(), counts.unchanged.Load(), counts.failed.Load(), counts.invalid.Load(), perSec, lim.Rate(), lim.Paused().Round(time.Second)))
 			p.bar.Set64(read.n.Load())
 		}
 	}()

@@ -31,7 +31,7 @@ type report struct {
 func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	perSec := 0.0
 	if s := r.Elapsed.Seconds(); s > 0 {
-		perSec = float64(r.OK+r.Failed+r.Invalid) / s
+		perSec = float64(r.OK+r.Failed+r.Invalid+r.Unchanged) / s
 	}
 	target := r.Endpoint
 	switch {
@@ -42,7 +42,7 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 	}
 	if format == "json" {
 		attrs := []any{
-			"read", r.Read, "ok", r.OK, "invalid", r.Invalid, "failed", r.Failed, "skipped", r.Skipped,
+			"read", r.Read, "ok", r.OK, "invalid", r.Invalid, "failed", r.Failed, "skipped", r.Skipped, "unchanged", r.Unchanged,
 			"elapsed", r.Elapsed.Round(time.Millisecond).String(), "itemsPerSec", round1(perSec),
 			"requests", r.Requests, "throttled", r.Throttled, "retries", r.Retries, "splits", r.Splits,
 			"paused", r.Paused.Round(time.Millisecond).String(), "target", target,
@@ -84,6 +84,9 @@ func (r report) print(w io.Writer, log *slog.Logger, format string, err error) {
 		r.Read, r.Elapsed.Round(time.Millisecond), perSec, r.OK, r.Invalid, r.Failed)
 	if r.Skipped > 0 {
 		fmt.Fprintf(&b, ", %d skipped (done in an earlier run)", r.Skipped)
+	}
+	if r.Unchanged > 0 {
+		fmt.Fprintf(&b, ", %d unchanged (Segment has them)", r.Unchanged)
 	}
 	if r.DryRun {
 		fmt.Fprintf(&b, "\nsegloop: %s\n", target)

@@ -1,0 +1,341 @@
+package segloop
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segloop/segloop/internal/arena"
+	"github.com/segloop/segloop/ledger"
+	"github.com/segloop/segloop/loop"
+	"github.com/segloop/segloop/ratelimit"
+	"github.com/segloop/segloop/segment"
+)
+
+// Diff mode (Config.Ledger): Run sends only the items whose event differs
+// from what Segment last accepted for their user.
+//
+// Reading: a goroutine maps, encodes and hashes the items (ledger.Sum) ahead
+// of the loop, up to diffWindow items; the loop's reader takes what has
+// come (at most diffWindow items, waiting at most diffLinger for more once
+// it has one) and looks them all up in one query. An item whose user the
+// ledger holds with the item's Hash is settled unchanged, unless an earlier
+// item of its user was sent (or skipped) in this run: the ledger's entry is
+// then stale, so the item is sent too (see userSet).
+//
+// messageIds: an item without a mapped messageId gets
+// segment.MessageID(k, index, user) with k = "diff/" + hex(its Hash) + "/" +
+// hex(the ledger's Version for its user) + "/" + the run key. A retry or a
+// resumed run of the same content, with nothing committed for the user in
+// between, sends the same id (Segment drops the duplicate); a changed event
+// never has the id of an earlier version, nor does content that comes back
+// after another (A, B, A, B: the Version counts the user's commits). Unchanged items, and skipped
+// ones, report no messageId: nothing is sent.
+//
+// Committing: each result with status ok is added to a batch that a
+// goroutine commits (ledger.Commit) once it holds commitBatch entries, or a
+// result comes commitEvery after the last commit, and at the end of the run,
+// interrupted or not: an accepted item is recorded only after Segment
+// accepted it, and an item that failed, or whose process died before its
+// commit, stays changed for the next run. A commit that fails stops the run
+// (its error is Run's). A dry run commits nothing.
+const (
+	diffWindow  = 512
+	diffLinger  = 5 * time.Millisecond
+	commitBatch = 512
+	commitEvery = time.Second
+	// commitTimeout bounds one commit, the last one included (which runs
+	// after an interrupt, as the accepted items must be recorded).
+	commitTimeout = 30 * time.Second
+)
+
+// LedgerDestination is the destination of a diff ledger for the events
+// sent to endpoint with writeKey (ledger.Open's destination):
+// ratelimit.NewDestination(endpoint, writeKey).ID(), the id the shared rate
+// budget uses too. Every caller (the command, the service) derives it here,
+// so that they share one ledger per destination.
+func LedgerDestination(endpoint, writeKey string) string {
+	return ratelimit.NewDestination(endpoint, writeKey).ID()
+}
+
+// ErrLedger marks the errors of a diff ledger during a run (a lookup or a
+// commit that failed).
+var ErrLedger = errors.New("diff ledger")
+
+// placeholderMessageID stands in an event for the messageId diffItems
+// derives: as long as one (the event's size is final), and left out by
+// ledger.Sum.
+var placeholderMessageID = segment.MessageIDPrefix + string(bytes.Repeat([]byte{'0'}, segment.MessageIDLen-len(segment.MessageIDPrefix)))
+
+// messageIDAt is where the messageId starts in an event segment.Identify
+// writes.
+const messageIDAt = len(`{"type":"identify","messageId":"`)
+
+// diffItems is the loop.Source of a diff run: the items of src, looked up in
+// the ledger a window at a time. Next is called by the loop's one reader;
+// stop must be called once the loop is done, and returns the items read
+// from src that the loop never took.
+type diffItems struct {
+	src    *items
+	ledger Ledger
+	runKey string
+
+	once   sync.Once
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	in     chan loop.Item[payload] // from read; closed when it ends
+	// Set by read before it closes in: the error that ended reading, and
+	// an item read but never handed on.
+	readErr error
+	held    *loop.Item[payload]
+
+	window  []loop.Item[payload]
+	next    int
+	entries []ledger.Entry
+	states  []ledger.State
+	sent    userSet
+	timer   *time.Timer
+	ids     arena.Arena // the derived messageIds
+	key     []byte
+}
+
+func newDiffItems(src *items, l Ledger, runKey string) *diffItems {
+	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow)}
+}
+
+// Next returns the next item, deciding a window of them when none is left.
+func (d *diffItems) Next(ctx context.Context) (loop.Item[payload], error) {
+	d.once.Do(func() {
+		rctx, cancel := context.WithCancel(ctx)
+		d.cancel = cancel
+		d.wg.Go(func() { d.read(rctx) })
+	})
+	if d.next == len(d.window) {
+		if err := d.fill(ctx); err != nil {
+			return loop.Item[payload]{}, err
+		}
+	}
+	it := d.window[d.next]
+	d.window[d.next] = loop.Item[payload]{}
+	d.next++
+	return it, nil
+}
+
+// read feeds d.in with the items of d.src until it ends or ctx does.
+func (d *diffItems) read(ctx context.Context) {
+	defer close(d.in)
+	for {
+		it, err := d.src.Next(ctx)
+		if err != nil {
+			d.readErr = err
+			return
+		}
+		select {
+		case d.in <- it:
+		case <-ctx.Done():
+			d.held = &it
+			return
+		}
+	}
+}
+
+// fill reads the next window and decides it. At the end of the items it
+// returns the error that ended reading (io.EOF at the end of the source).
+func (d *diffItems) fill(ctx context.Context) error {
+	clear(d.window)
+	d.window, d.next = d.window[:0], 0
+	select {
+	case it, ok := <-d.in:
+		if !ok {
+			return d.readErr
+		}
+		d.window = append(d.window, it)
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	if d.timer == nil {
+		d.timer = time.NewTimer(diffLinger)
+	} else {
+		d.timer.Reset(diffLinger)
+	}
+	defer d.timer.Stop()
+gather:
+	for len(d.window) < diffWindow {
+		select {
+		case it, ok := <-d.in:
+			if !ok {
+				break gather // the next fill returns readErr
+			}
+			d.window = append(d.window, it)
+		case <-d.timer.C:
+			break gather
+		case <-ctx.Done():
+			break gather // the loop stops reading; stop reports what is left
+		}
+	}
+	return d.decide(ctx)
+}
+
+// decide looks the window's items up in one query and settles the
+// unchanged ones.
+func (d *diffItems) decide(ctx context.Context) error {
+	d.entries = d.entries[:0]
+	for i := range d.window {
+		if it := &d.window[i]; it.Err == nil && it.Settled == "" {
+			d.entries = append(d.entries, ledger.Entry{User: it.Key, Hash: it.Value.hash})
+		}
+	}
+	if cap(d.states) < len(d.entries) {
+		d.states = make([]ledger.State, len(d.entries), diffWindow)
+	}
+	states := d.states[:len(d.entries)]
+	if len(d.entries) > 0 {
+		if err := d.ledger.LookupStates(ctx, d.entries, states); err != nil {
+			d.next = 0 // the window is not handed out: stop reports it
+			return fmt.Errorf("%w: lookup: %w", ErrLedger, err)
+		}
+	}
+	clear(d.entries) // no references to the users beyond the call
+	j := 0
+	for i := range d.window {
+		it := &d.window[i]
+		switch {
+		case it.Err != nil:
+			continue
+		case it.Settled != "": // skipped: sent by an earlier part of this run
+			if it.Key != "" {
+				d.sent.add(it.Key)
+			}
+			continue
+		}
+		st := states[j]
+		j++
+		if st.Unchanged && !d.sent.has(it.Key) {
+			it.Settled = loop.StatusUnchanged
+			// Nothing is sent, and nothing needs the event or the source
+			// any more: dropping them lets the arena blocks go while the
+			// results wait to be reported.
+			it.Value.messageID, it.Value.event, it.Value.cells, it.Value.raw = "", nil, nil, nil
+			continue
+		}
+		d.sent.add(it.Key)
+		if it.Value.derive {
+			d.derive(it, st.Version)
+		}
+	}
+	return nil
+}
+
+// derive gives it its messageId: from the run key, its content and the
+// ledger's version of its user (see the comment at the top).
+func (d *diffItems) derive(it *loop.Item[payload], v ledger.Version) {
+	k := append(d.key[:0], "diff/"...)
+	k = hex.AppendEncode(k, it.Value.hash[:])
+	k = append(k, '/')
+	k = hex.AppendEncode(k, v[:])
+	k = append(k, '/')
+	k = append(k, d.runKey...)
+	d.key = k
+	var buf [segment.MessageIDLen]byte
+	id := segment.AppendMessageID(buf[:0], string(k), it.Index, it.Key)
+	d.ids.Append(id)
+	it.Value.messageID = d.ids.Text()
+	if ev := it.Value.event; len(ev) >= messageIDAt+len(id) && string(ev[messageIDAt:messageIDAt+len(id)]) == placeholderMessageID {
+		copy(ev[messageIDAt:], id) // the event's own copy, written once here
+	}
+}
+
+// stop ends reading and returns the items read from the source that the
+// loop never took, in order. Call it once, after the loop has returned.
+func (d *diffItems) stop() []loop.Item[payload] {
+	d.once.Do(func() { close(d.in) }) // never started: nothing read
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	left := append([]loop.Item[payload](nil), d.window[d.next:]...)
+	for it := range d.in {
+		left = append(left, it)
+	}
+	if d.held != nil {
+		left = append(left, *d.held)
+	}
+	return left
+}
+
+// committer records accepted items in the ledger, a batch at a time, from a
+// goroutine of its own (see the comment at the top). add is called by one
+// goroutine at a time; close must be called, once.
+type committer struct {
+	ledger Ledger
+	ctx    context.Context // the run's, without its cancellation
+	fail   func(error)     // stops the run
+	buf    []ledger.Entry
+	last   time.Time
+	todo   chan []ledger.Entry
+	free   chan []ledger.Entry
+	wg     sync.WaitGroup
+	err    error // the first commit error; read after wg.Wait
+}
+
+func newCommitter(ctx context.Context, l Ledger, fail func(error)) *committer {
+	c := &committer{
+		ledger: l,
+		ctx:    context.WithoutCancel(ctx),
+		fail:   fail,
+		buf:    make([]ledger.Entry, 0, commitBatch),
+		last:   time.Now(),
+		todo:   make(chan []ledger.Entry),
+		free:   make(chan []ledger.Entry, 1),
+	}
+	c.free <- make([]ledger.Entry, 0, commitBatch)
+	c.wg.Go(c.run)
+	return c
+}
+
+// add records r's item once Segment accepted it.
+func (c *committer) add(r loop.Result[payload]) {
+	if r.Status != loop.StatusOK {
+		return
+	}
+	c.buf = append(c.buf, ledger.Entry{User: r.Item.Key, Hash: r.Item.Value.hash})
+	if len(c.buf) >= commitBatch || time.Since(c.last) >= commitEvery {
+		c.flush()
+	}
+}
+
+func (c *committer) flush() {
+	if len(c.buf) == 0 {
+		return
+	}
+	c.todo <- c.buf
+	c.buf = <-c.free
+	c.last = time.Now()
+}
+
+func (c *committer) run() {
+	for b := range c.todo {
+		if c.err == nil {
+			ctx, cancel := context.WithTimeout(c.ctx, commitTimeout)
+			if err := c.ledger.Commit(ctx, b); err != nil {
+				c.err = fmt.Errorf("%w: commit: %w", ErrLedger, err)
+				c.fail(c.err)
+			}
+			cancel()
+		}
+		clear(b)
+		c.free <- b[:0]
+	}
+}
+
+// close commits what is left and returns the first commit error.
+func (c *committer) close() error {
+	c.flush()
+	close(c.todo)
+	c.wg.Wait()
+	return c.err
+}
