@@ -267,3 +267,57 @@ func TestImportPostgresLost(t *testing.T) {
 		t.Fatalf("%d results for %d rows read; want the run stopped early with a result per row read", len(lines), summaryItems(t, r.stderr))
 	}
 }
+
+// TestImportPostgresInterrupted: an interrupt ends a run whose query is slow
+// to start or slow to send its rows: exit 130, a result for every row read.
+func TestImportPostgresInterrupted(t *testing.T) {
+	url, _ := testserver.SharedPostgres(t)
+	active := func(like string) bool {
+		conn, err := pgconn.Connect(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		res := conn.ExecParams(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1",
+			[][]byte{[]byte(like)}, nil, nil, nil).Read()
+		return res.Err == nil && len(res.Rows) == 1 && string(res.Rows[0][0]) != "0"
+	}
+	t.Run("while the query starts", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		done := make(chan cliRun)
+		go func() {
+			done <- runCLI(t, ctx, nil, "import", "--dry-run", "--quiet", "--query", "SELECT 1 AS id FROM pg_sleep(60)", url)
+		}()
+		waitFor(t, "the query to run", func() bool { return active("%pg_sleep(60)%") })
+		cancel(errInterrupted)
+		if r := <-done; r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted") {
+			t.Fatalf("exit %d, want 130\n%s", r.code, r.stderr)
+		}
+	})
+	t.Run("while rows come slowly", func(t *testing.T) {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		defer cancel(nil)
+		srv := newServer(t, segmenttest.Options{})
+		done := make(chan cliRun)
+		go func() {
+			// The server sends what fills its 8 KiB buffers, then waits on row 101.
+			done <- runCLI(t, ctx, nil, importArgs(srv.URL, "--rate", "0", "--batch", "10", "--query",
+				"SELECT i AS id, repeat('x', 1000) AS pad FROM generate_series(1, 1000) i WHERE i <= 100 OR pg_sleep(60) IS NOT NULL", url)...)
+		}()
+		waitFor(t, "the first rows", func() bool { return srv.Stats().Unique >= 50 })
+		cancel(errInterrupted)
+		r := <-done
+		if r.code != exitInterrupted || !strings.Contains(r.stderr, "interrupted") {
+			t.Fatalf("exit %d, want 130\n%s", r.code, r.stderr)
+		}
+		lines := parseResults(t, r.stdout)
+		got := byStatus(lines)
+		if len(lines) < 50 || len(lines) > 100 || got["ok"]+got["failed"] != len(lines) || summaryItems(t, r.stderr) != len(lines) {
+			t.Fatalf("%d results %v; want one per row read (ok, or failed: not sent)", len(lines), got)
+		}
+		if got["ok"] != len(srv.Delivered()) {
+			t.Fatalf("%d results ok, %d delivered", got["ok"], len(srv.Delivered()))
+		}
+	})
+}
