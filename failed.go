@@ -33,12 +33,22 @@ func isFailedColumn(name string) bool { return slices.Contains(failedColumns[:],
 // _status, _error and _messageId added, so the file can be fixed and run
 // again as it is. The items need their source (Config.KeepSource).
 //
+// Inputs whose own format cannot be written back (Parquet, a database query)
+// give typed records (Result.Fields): give such a writer source.NDJSON, and
+// each item becomes one JSON object of its fields (numbers exact, nested
+// values as they were read, keys sorted), which segloop reads back with the
+// same types and the same mapping. An item with no source kept (one that
+// could not be read) is written as an object of the three added keys only.
+//
 // A FailedWriter is not safe for concurrent use; Run's OnResult calls are
 // one at a time.
 type FailedWriter struct {
 	buf    *bufio.Writer
 	format source.Format
 	n      int // items written
+
+	fields bytes.Buffer  // a typed record's fields as JSON
+	enc    *json.Encoder // writes to fields
 
 	// CSV
 	csv    *csv.Writer
@@ -85,12 +95,35 @@ func (w *FailedWriter) Write(r Result) error {
 			sep = "[\n"
 		}
 		w.buf.WriteString(sep)
-		_, err := w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg, r.MessageID))
+		_, err := w.buf.Write(jsonWithStatus(w.object(r), string(r.Status), msg, r.MessageID))
 		return err
 	default:
-		w.buf.Write(jsonWithStatus(r.Raw, string(r.Status), msg, r.MessageID))
+		w.buf.Write(jsonWithStatus(w.object(r), string(r.Status), msg, r.MessageID))
 		return w.buf.WriteByte('\n')
 	}
+}
+
+// object returns r's item as JSON: its bytes as read, or a typed record's
+// fields encoded ({} when nothing of the item was kept).
+func (w *FailedWriter) object(r Result) []byte {
+	if r.Raw != nil || r.Cells != nil {
+		return r.Raw
+	}
+	if r.Fields == nil {
+		return []byte("{}")
+	}
+	if w.enc == nil {
+		w.enc = json.NewEncoder(&w.fields)
+		w.enc.SetEscapeHTML(false) // the values as they were: <, > and & unescaped
+	}
+	w.fields.Reset()
+	if err := w.enc.Encode(r.Fields); err != nil {
+		// Fields hold only what JSON carries (readers give json.Number, not
+		// floats): this is a value no reader makes. Keep the message.
+		out, _ := json.Marshal(map[string]string{"_raw": fmt.Sprint(r.Fields)})
+		return out
+	}
+	return w.fields.Bytes()
 }
 
 func (w *FailedWriter) writeCSV(r Result, msg string) error {

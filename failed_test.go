@@ -40,6 +40,42 @@ func TestFailedWriterJSONLines(t *testing.T) {
 	}
 }
 
+// TestFailedWriterTypedRecords: a Parquet or database row (Fields, no Raw or
+// Cells) is written as a JSON object of its fields, types kept, and an item
+// nothing of which was kept as an object of the added keys.
+func TestFailedWriterTypedRecords(t *testing.T) {
+	for _, format := range []source.Format{source.NDJSON, source.JSON} {
+		t.Run(string(format), func(t *testing.T) {
+			var b strings.Builder
+			w := segloop.NewFailedWriter(&b, format, 0, nil)
+			rows := []segloop.Result{
+				{Status: loop.StatusFailed, Err: errors.New("503"), MessageID: "m1", Fields: map[string]any{
+					"id": json.Number("12"), "ok": true, "plan": "a<b&c", "tags": []any{"x", nil}, "meta": map[string]any{"n": json.Number("1.50")},
+				}},
+				{Status: loop.StatusOK, Fields: map[string]any{"id": json.Number("13")}},
+				{Status: loop.StatusInvalid, Err: errors.New("line 3: invalid UTF-8 in column name")},
+			}
+			for _, r := range rows {
+				if err := w.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			first := `{"id":12,"meta":{"n":1.50},"ok":true,"plan":"a<b&c","tags":["x",null],"_status":"failed","_error":"503","_messageId":"m1"}`
+			second := `{"_status":"invalid","_error":"line 3: invalid UTF-8 in column name","_messageId":""}`
+			want := first + "\n" + second + "\n"
+			if format == source.JSON {
+				want = "[\n" + first + ",\n" + second + "\n]\n"
+			}
+			if b.String() != want {
+				t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+			}
+		})
+	}
+}
+
 func TestFailedWriterSkipsSuccesses(t *testing.T) {
 	var b strings.Builder
 	w := segloop.NewFailedWriter(&b, source.CSV, ';', []string{"id", "_status", "plan"})

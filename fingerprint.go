@@ -33,8 +33,18 @@ func StreamInput(name string, format source.Format, delimiter rune) string {
 	return fmt.Sprintf("input %q %s %q\nstream %q\n", "-", format, delimiter, name)
 }
 
-// Fingerprint identifies what a run sends: the input (as FileInput or
-// StreamInput describe it), and the mapping and trigger files that shape its
+// QueryInput describes a database query for Fingerprint. description
+// identifies the query without any secret (sqlsource.Query.Description: the
+// URL without its password, the key and the query text); name is what the
+// caller calls the rows (the command's --run-key, or ""). A query's rows may
+// change while its text stays the same: the name is the only way a caller
+// can tell one reading of it from another.
+func QueryInput(description, name string) string {
+	return fmt.Sprintf("input query %q\n%s\n", name, description)
+}
+
+// Fingerprint identifies what a run sends: the input (as FileInput,
+// StreamInput or QueryInput describe it), and the mapping and trigger files that shape its
 // events. Runs with one fingerprint read the same items and send the same
 // events, so a checkpoint of one is valid for the other. It is 32 hex digits.
 func Fingerprint(input string, mapping, trigger []byte) string {

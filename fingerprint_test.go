@@ -28,6 +28,22 @@ func TestFingerprint(t *testing.T) {
 		"trigger": segloop.Fingerprint(in, []byte(`{"userId":"{{item.id}}"}`), []byte(`{}`)),
 		"stream":  segloop.Fingerprint(segloop.StreamInput("s", source.CSV, 0), []byte(`{"userId":"{{item.id}}"}`), nil),
 	}
+	query := func(desc, name string) string {
+		return segloop.Fingerprint(segloop.QueryInput(desc, name), []byte(`{"userId":"{{item.id}}"}`), nil)
+	}
+	q := query("query sqlite:/a.db\nkey \"\"\nSELECT 1", "")
+	if q != query("query sqlite:/a.db\nkey \"\"\nSELECT 1", "") {
+		t.Error("a query's fingerprint is not stable")
+	}
+	for what, other := range map[string]string{
+		"query text": query("query sqlite:/a.db\nkey \"\"\nSELECT 2", ""),
+		"database":   query("query sqlite:/b.db\nkey \"\"\nSELECT 1", ""),
+		"name":       query("query sqlite:/a.db\nkey \"\"\nSELECT 1", "nightly"),
+	} {
+		if other == q {
+			t.Errorf("another %s gives the same query fingerprint", what)
+		}
+	}
 	if err := os.Chtimes(file, time.Now(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,9 @@ type payload struct {
 	event     []byte // the serialized Identify; nil for invalid items
 	userID    string
 	messageID string
-	cells     []string // CSV cells, kept only with Config.KeepSource
-	raw       []byte   // JSON bytes, kept only with Config.KeepSource
+	cells     []string       // CSV cells, kept only with Config.KeepSource
+	raw       []byte         // JSON bytes, kept only with Config.KeepSource
+	fields    map[string]any // a typed record's values (no raw, no cells), kept only with Config.KeepSource
 
 	// Diff mode (Config.Ledger): the Sum of the event, and whether its
 	// messageId is still to be derived from the content (the event holds a
@@ -75,6 +76,9 @@ func (s *items) Next(ctx context.Context) (loop.Item[payload], error) {
 	if s.cfg.KeepSource {
 		it.Value.cells = rec.Cells
 		it.Value.raw = rec.Raw // the reader's copy: ours to keep
+		if rec.Raw == nil && rec.Cells == nil {
+			it.Value.fields = rec.Fields // a typed record: its values are its source
+		}
 	}
 	if rec.Err != nil {
 		it.Err = rec.Err

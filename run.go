@@ -158,7 +158,7 @@ func (cfg *Config) result(r loop.Result[payload]) Result {
 		res.Attempts, res.Duration = 0, 0 // nothing was sent
 	}
 	if cfg.KeepSource {
-		res.Cells, res.Raw = p.cells, p.raw
+		res.Cells, res.Raw, res.Fields = p.cells, p.raw, p.fields
 	}
 	return res
 }

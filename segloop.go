@@ -60,8 +60,9 @@ type Config struct {
 	// status ok ("would be sent").
 	DryRun bool
 
-	// KeepSource keeps each item's source cells or raw bytes in its Result
-	// (Result.Cells, Result.Raw), for writing failed items back out.
+	// KeepSource keeps each item's source in its Result (Result.Cells,
+	// Result.Raw, or for typed records Result.Fields), for writing failed
+	// items back out.
 	KeepSource bool
 
 	// Done, when set, reports items finished by an earlier run (a checkpoint);
@@ -110,6 +111,10 @@ type Result struct {
 
 	Cells []string // with KeepSource: a CSV item's cells
 	Raw   []byte   // with KeepSource: a JSON item's bytes
+	// Fields, with KeepSource, holds the values of a typed record (a Parquet
+	// row, a database row): a source.Record with Fields but neither Raw nor
+	// Cells. It is nil for CSV and JSON items, whose Cells or Raw say it all.
+	Fields map[string]any
 }
 
 // Summary counts a run.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 	"github.com/segloop/segloop/loop"
 	"github.com/segloop/segloop/segment"
 	"github.com/segloop/segloop/source"
+	"github.com/segloop/segloop/source/sqlsource"
 )
 
 // Defaults of the import flags that are the command's own; the others are
@@ -38,7 +38,9 @@ const (
 
 // importFlags is the parsed command line of segloop import.
 type importFlags struct {
-	file        string
+	file        string           // the input argument: a path, "-", or a database URL
+	query       *sqlsource.Query // the input is a database: its URL, --query and --key; nil for files
+	queryFile   string           // --query @FILE: the file the text came from
 	format      source.Format
 	delimiter   rune
 	shortRows   bool // --allow-short-rows
@@ -68,109 +70,161 @@ type importFlags struct {
 	diff        diffFlags    // --diff (diff.go)
 }
 
-// parseImportFlags parses args (flags may come before or after the file) and
-// fills the defaults from getenv. Errors are usage errors.
-func parseImportFlags(args []string, getenv func(string) string, stderr io.Writer) (*importFlags, error) {
-	f := &importFlags{}
-	fs := flag.NewFlagSet("segloop import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var format, delimiter, region string
-	fs.StringVar(&format, "format", "", "input format: csv, json or ndjson (default: from the file extension)")
-	fs.StringVar(&delimiter, "delimiter", "", "CSV field delimiter (default ',', or tab for .tsv)")
+// rawImportFlags are the flags that parseImportFlags resolves into
+// importFlags' fields.
+type rawImportFlags struct {
+	format, delimiter, region, query, key string
+}
+
+// register defines the import flags on fs, in the groups of importHelp.
+func (f *importFlags) register(fs *flag.FlagSet, raw *rawImportFlags, getenv func(string) string) {
+	// Input
+	fs.StringVar(&raw.format, "format", "", "`csv|tsv|json|ndjson|parquet` the input's format (default: from the file's extension, through .gz and .zst)")
+	fs.StringVar(&raw.delimiter, "delimiter", "", "`CHAR` the CSV field delimiter (default ',', or tab for .tsv)")
 	fs.BoolVar(&f.shortRows, "allow-short-rows", false, "accept CSV rows with fewer cells than the header (exports that drop trailing empty cells); the missing cells are absent")
-	fs.StringVar(&f.mapFile, "map", "", "mapping `FILE` (JSON with {{item.x}} placeholders; default: the built-in mapping)")
-	fs.StringVar(&f.triggerFile, "trigger", "", "JSON object `FILE` for {{trigger.x}} placeholders")
-	fs.StringVar(&f.writeKey, "write-key", "", "Segment write key (default $SEGMENT_WRITE_KEY; prefer the variable: flags show in ps)")
-	fs.StringVar(&f.endpoint, "endpoint", "", "Segment endpoint URL (default $SEGMENT_ENDPOINT, else the --region's)")
-	fs.StringVar(&region, "region", "", "Segment region: us or eu (default us)")
+	fs.StringVar(&raw.query, "query", "", "`SQL|@FILE` the query whose rows are the items, when the input is a database URL (@FILE reads it from FILE)")
+	fs.StringVar(&raw.key, "key", "", "`COLUMN` sort the query's rows by this unique column: a stable order, which --checkpoint needs when the query has no ORDER BY")
+	// Mapping
+	fs.StringVar(&f.mapFile, "map", "", "`FILE` the mapping: JSON with {{item.x}} placeholders (default: the built-in mapping)")
+	fs.StringVar(&f.triggerFile, "trigger", "", "`FILE` a JSON object for {{trigger.x}} placeholders")
+	// Destination
+	fs.StringVar(&f.writeKey, "write-key", "", "`KEY` the Segment write key (default $SEGMENT_WRITE_KEY; prefer the variable: flags show in ps)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "`URL` the Segment endpoint (default $SEGMENT_ENDPOINT, else the --region's)")
+	fs.StringVar(&raw.region, "region", "", "`us|eu` the Segment region (default us)")
 	fs.BoolVar(&f.sandbox, "sandbox", false, "send to an in-process Segment-compatible sandbox server instead of Segment")
-	fs.Float64Var(&f.rate, "rate", defaultRate, "requests per second ceiling (token bucket; 0 = no limit)")
-	fs.IntVar(&f.burst, "burst", 0, "token bucket burst (default: a tenth of the rate, at least 1)")
-	fs.BoolVar(&f.adaptive, "adaptive", true, "lower the rate on 429s and climb back on successes (never above --rate)")
-	fs.Var(&f.concurrency, "concurrency", "requests in flight at once: auto (follow the round trip, so that --rate is the bound) or a fixed N")
-	fs.IntVar(&f.maxConc, "max-concurrency", loop.DefaultMaxConcurrency, "cap of --concurrency auto")
-	fs.IntVar(&f.batch, "batch", segloop.DefaultBatchSize, "items per request, up to 2500 (1 uses /v1/identify)")
-	fs.IntVar(&f.maxAttempts, "max-attempts", loop.DefaultMaxAttempts, "attempts per request for retryable failures")
-	fs.DurationVar(&f.timeout, "timeout", segment.DefaultTimeout, "timeout of one request")
-	fs.StringVar(&f.results, "results", "", "write per-item results (NDJSON) to `FILE` instead of stdout")
-	fs.StringVar(&f.failed, "failed", "", "write failed and invalid items to `FILE`, in the input's format, with _status and _error added")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "map and validate every item, send nothing")
-	fs.StringVar(&f.runKey, "run-key", "", "seed of the deterministic messageIds (default: derived from the input file, or kept in the checkpoint)")
-	fs.StringVar(&f.checkpoint, "checkpoint", "", "record progress in `FILE` and resume from it")
-	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "at most one checkpoint write (an fsync) per this long: a finished item is durable within it")
-	fs.Var(&f.maxFailures, "max-failures", "abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
-	fs.StringVar(&f.logFormat, "log-format", "text", "log and summary format on stderr: text or json")
+	// Pace and retries
+	fs.Float64Var(&f.rate, "rate", defaultRate, "`N` requests per second at most (token bucket; 0 = no limit)")
+	fs.IntVar(&f.burst, "burst", 0, "`N` the token bucket's burst, the server's declared limit (default: a tenth of the rate, at least 1)")
+	fs.BoolVar(&f.adaptive, "adaptive", true, "lower the rate on 429s and climb back on successes, never above --rate (--adaptive=false keeps it fixed)")
+	fs.Var(&f.concurrency, "concurrency", "`auto|N` requests in flight: auto follows the round trip so that --rate is the bound; N fixes it")
+	fs.IntVar(&f.maxConc, "max-concurrency", loop.DefaultMaxConcurrency, "`N` the cap of --concurrency auto")
+	fs.IntVar(&f.batch, "batch", segloop.DefaultBatchSize, "`N` items per request, up to 2500 (1 uses /v1/identify)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", loop.DefaultMaxAttempts, "`N` attempts per request for retryable failures")
+	fs.DurationVar(&f.timeout, "timeout", segment.DefaultTimeout, "`D` the timeout of one request")
 	f.limiter.register(fs, getenv)
 	f.diff.register(fs)
+	// Results and failures
+	fs.StringVar(&f.results, "results", "", "`FILE` write the per-item results (NDJSON) to FILE instead of stdout")
+	fs.StringVar(&f.failed, "failed", "", "`FILE` write the failed and invalid items to FILE, ready to fix and re-run: in the input's format with _status, _error and _messageId added (JSON Lines for Parquet and database input)")
+	fs.Var(&f.maxFailures, "max-failures", "`N|P%` abort (exit 3) once more than N items, or P% of them (after 100 items), failed or are invalid")
+	// Resume
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "`FILE` record the delivered items in FILE and resume from it")
+	fs.DurationVar(&f.ckptEvery, "checkpoint-every", checkpoint.DefaultInterval, "`D` at most one checkpoint write (an fsync) per D: a finished item is durable within it")
+	fs.StringVar(&f.runKey, "run-key", "", "`KEY` the seed of the deterministic messageIds (default: the checkpoint's; else derived from the input file, so that a re-run of an unchanged file sends the same messageIds; random for stdin and queries)")
+	// Logging
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress display and no summary")
+	fs.StringVar(&f.logFormat, "log-format", "text", "`text|json` the format of logs and the summary on stderr")
+}
 
-	var files []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, withCode(exitOK, errReported)
-			}
-			return nil, withCode(exitUsage, errReported)
-		}
-		rest = fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		files = append(files, rest[0])
-		rest = rest[1:]
-	}
-	switch len(files) {
-	case 0:
-		return nil, usageError("import: no input file (give a path, or - for stdin)")
-	case 1:
-		f.file = files[0]
-	default:
-		return nil, usageError("import: one input file at a time, got %d: %s", len(files), strings.Join(files, " "))
-	}
-
-	if err := f.resolveFormat(format, delimiter); err != nil {
+// parseImportFlags parses args (flags may come before or after the input)
+// and fills the defaults from getenv. -h writes the help to stdout. Errors
+// are usage errors.
+func parseImportFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (*importFlags, error) {
+	f := &importFlags{}
+	var raw rawImportFlags
+	fs := flag.NewFlagSet("segloop import", flag.ContinueOnError)
+	f.register(fs, &raw, getenv)
+	inputs, err := parseFlags(fs, &importHelp, args, stdout, stderr)
+	if err != nil {
 		return nil, err
 	}
-	if f.shortRows && !isCSV(f.format) {
-		return nil, usageError("import: --allow-short-rows applies to CSV input only")
+	switch len(inputs) {
+	case 0:
+		return nil, usageError("import: no input file (give a path, - for stdin, or a database URL with --query)")
+	case 1:
+		f.file = inputs[0]
+	default:
+		return nil, usageError("import: one input file at a time, got %d: %s", len(inputs), strings.Join(inputs, " "))
 	}
-	if err := f.resolveEndpoint(region, getenv); err != nil {
+	if err := f.resolveInput(raw); err != nil {
+		return nil, err
+	}
+	if err := f.resolveEndpoint(raw.region, getenv); err != nil {
 		return nil, err
 	}
 	if f.writeKey == "" {
 		f.writeKey = getenv("SEGMENT_WRITE_KEY")
 	}
-	switch {
-	case f.sandbox || f.dryRun:
-	case f.writeKey == "":
-		return nil, usageError("import: no write key: set SEGMENT_WRITE_KEY (or pass --write-key), or try --sandbox or --dry-run")
-	}
-	switch {
-	case !(f.rate >= 0 && f.rate <= maxRate): // NaN fails both
-		return nil, usageError("import: --rate must be 0 (no limit) or a number of requests per second up to %v, got %v", maxRate, f.rate)
-	case f.burst < 0:
-		return nil, usageError("import: --burst must be positive, got %d", f.burst)
-	case f.maxConc < 1 || f.maxConc > maxConcurrency:
-		return nil, usageError("import: --max-concurrency must be between 1 and %d, got %d", maxConcurrency, f.maxConc)
-	case f.concurrency > maxConcurrency:
-		return nil, usageError("import: --concurrency must be auto or between 1 and %d, got %d", maxConcurrency, f.concurrency)
-	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
-		return nil, usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
-	case f.maxAttempts < 1 || f.maxAttempts > maxAttempts:
-		return nil, usageError("import: --max-attempts must be between 1 and %d, got %d", maxAttempts, f.maxAttempts)
-	case f.ckptEvery <= 0 || f.ckptEvery > maxDuration:
-		return nil, usageError("import: --checkpoint-every must be positive and at most %v, got %v", maxDuration, f.ckptEvery)
-	case f.timeout <= 0 || f.timeout > maxDuration:
-		return nil, usageError("import: --timeout must be positive and at most %v, got %v", maxDuration, f.timeout)
-	case f.logFormat != "text" && f.logFormat != "json":
-		return nil, usageError("import: --log-format must be text or json, got %q", f.logFormat)
-	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
-		return nil, usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
-	}
-	if err := f.diff.check(f); err != nil {
+	if err := f.check(); err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// check validates what the flags say together.
+func (f *importFlags) check() error {
+	switch {
+	case f.sandbox || f.dryRun:
+	case f.writeKey == "":
+		return usageError("import: no write key: set SEGMENT_WRITE_KEY (or pass --write-key), or try --sandbox or --dry-run")
+	}
+	switch {
+	case !(f.rate >= 0 && f.rate <= maxRate): // NaN fails both
+		return usageError("import: --rate must be 0 (no limit) or a number of requests per second up to %v, got %v", maxRate, f.rate)
+	case f.burst < 0:
+		return usageError("import: --burst must be positive, got %d", f.burst)
+	case f.maxConc < 1 || f.maxConc > maxConcurrency:
+		return usageError("import: --max-concurrency must be between 1 and %d, got %d", maxConcurrency, f.maxConc)
+	case f.concurrency > maxConcurrency:
+		return usageError("import: --concurrency must be auto or between 1 and %d, got %d", maxConcurrency, f.concurrency)
+	case f.batch < 1 || f.batch > segment.MaxBatchEvents:
+		return usageError("import: --batch must be between 1 and %d, got %d", segment.MaxBatchEvents, f.batch)
+	case f.maxAttempts < 1 || f.maxAttempts > maxAttempts:
+		return usageError("import: --max-attempts must be between 1 and %d, got %d", maxAttempts, f.maxAttempts)
+	case f.ckptEvery <= 0 || f.ckptEvery > maxDuration:
+		return usageError("import: --checkpoint-every must be positive and at most %v, got %v", maxDuration, f.ckptEvery)
+	case f.timeout <= 0 || f.timeout > maxDuration:
+		return usageError("import: --timeout must be positive and at most %v, got %v", maxDuration, f.timeout)
+	case f.logFormat != "text" && f.logFormat != "json":
+		return usageError("import: --log-format must be text or json, got %q", f.logFormat)
+	case f.checkpoint != "" && f.file == "-" && f.runKey == "":
+		return usageError("import: --checkpoint with stdin needs --run-key naming this input: segloop cannot tell one stream from another")
+	case f.checkpoint != "" && f.query != nil && !f.query.Ordered():
+		return usageError("import: --checkpoint: %v", sqlsource.ErrUnordered)
+	}
+	if err := f.diff.check(f); err != nil {
+		return err
+	}
+	return f.checkFailed()
+}
+
+// resolveInput resolves the input argument with --format, --delimiter,
+// --allow-short-rows, --query and --key.
+func (f *importFlags) resolveInput(raw rawImportFlags) error {
+	if !sqlsource.IsURL(f.file) {
+		switch {
+		case raw.query != "":
+			return usageError("import: --query reads a database: give a postgres://, postgresql:// or sqlite: URL as the input, not %q", f.file)
+		case raw.key != "":
+			return usageError("import: --key orders the rows of a --query; the input %q is not a database URL", f.file)
+		}
+		if err := f.resolveFormat(raw.format, raw.delimiter); err != nil {
+			return err
+		}
+		if f.shortRows && !isCSV(f.format) {
+			return usageError("import: --allow-short-rows applies to CSV input only")
+		}
+		return nil
+	}
+	q := &sqlsource.Query{URL: f.file, Key: raw.key}
+	switch {
+	case raw.query == "":
+		return usageError("import: %s is a database: say what to read with --query SQL (or --query @FILE)", q.Redacted())
+	case raw.format != "":
+		return usageError("import: --format does not apply to a database query: its rows come typed")
+	case raw.delimiter != "" || f.shortRows:
+		return usageError("import: --delimiter and --allow-short-rows apply to CSV input only")
+	}
+	text, err := sqlsource.LoadText(raw.query)
+	if err != nil {
+		return usageError("import: %v", err)
+	}
+	if name, ok := strings.CutPrefix(raw.query, "@"); ok {
+		f.queryFile = name
+	}
+	q.Text, f.query = text, q
+	return nil
 }
 
 func (f *importFlags) resolveFormat(format, delimiter string) error {
@@ -179,11 +233,11 @@ func (f *importFlags) resolveFormat(format, delimiter string) error {
 	case format != "":
 		f.format, err = source.ParseFormat(format)
 	case f.file == "-":
-		return usageError("import: reading stdin: say which --format (csv, json or ndjson)")
+		return usageError("import: reading stdin: say which --format (csv, tsv, json, ndjson or parquet)")
 	default:
 		f.format, err = source.FormatOf(f.file)
 		if err != nil {
-			return usageError("import: %v; say which with --format csv|json|ndjson", err)
+			return usageError("import: %v; say which with --format csv|tsv|json|ndjson|parquet", err)
 		}
 	}
 	if err != nil {
@@ -228,6 +282,32 @@ func (f *importFlags) resolveEndpoint(region string, getenv func(string) string)
 	}
 	if f.endpoint == "" {
 		f.endpoint = segment.EndpointUS
+	}
+	return nil
+}
+
+// failedFormat is the format of the --failed file: the input's own, or JSON
+// Lines for inputs whose own format segloop does not write back (Parquet, a
+// database query), whose items are written as objects of their fields.
+func (f *importFlags) failedFormat() source.Format {
+	if f.query != nil || f.format == source.Parquet {
+		return source.NDJSON
+	}
+	return f.format
+}
+
+// checkFailed refuses a --failed file whose name says another format than
+// the one it will hold (failed.parquet would not read back).
+func (f *importFlags) checkFailed() error {
+	if f.failed == "" || f.failedFormat() == f.format {
+		return nil
+	}
+	if named, err := source.FormatOf(f.failed); err == nil && named != source.NDJSON {
+		input := "a database query"
+		if f.query == nil {
+			input = "Parquet input"
+		}
+		return usageError("import: --failed %s: the failed items of %s are written as JSON Lines: name the file .ndjson or .jsonl", f.failed, input)
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ import (
 // within moments, whatever it is: a file, a FIFO or pipe whose writer is
 // silent, a terminal, or a device that never ends (/dev/zero).
 type input struct {
-	io.Reader       // gives up with ctx's cause once ctx ends
-	size      int64 // in bytes, or 0 when unknown
+	io.Reader          // gives up with ctx's cause once ctx ends
+	size      int64    // in bytes, or 0 when unknown
+	file      *os.File // the file itself, for reading at offsets (Parquet); nil when stdin is no file
 	close     func()
 }
 
@@ -56,7 +57,7 @@ func openInput(ctx context.Context, name string, stdin io.Reader, files *safefil
 		size = 0
 	}
 	stop := unblockOnDone(ctx, file)
-	return &input{Reader: ctxReader{ctx, file}, size: size, close: func() { stop(); file.Close() }}, nil
+	return &input{Reader: ctxReader{ctx, file}, size: size, file: file, close: func() { stop(); file.Close() }}, nil
 }
 
 // openStdin prepares stdin as the input (see openInput). A pipe is switched
@@ -94,7 +95,11 @@ func openStdin(ctx context.Context, stdin io.Reader, files *safefile.Set) (*inpu
 			return &input{Reader: ctxReader{ctx, tty}, close: func() { stop(); tty.Close() }}, nil
 		}
 	}
-	return &input{Reader: ctxReader{ctx, f}, close: func() {}}, nil
+	in := &input{Reader: ctxReader{ctx, f}, file: f, close: func() {}}
+	if st.Mode().IsRegular() {
+		in.size = st.Size() // stdin redirected from a file
+	}
+	return in, nil
 }
 
 // unblockOnDone makes reads of f fail once ctx ends (for files the runtime

@@ -64,6 +64,9 @@ type budget struct {
 // nothing is sent), the in-process limiter otherwise. Redis not answering is a usage
 // error (exit 2) naming the URL without its password.
 func openBudget(ctx context.Context, f *importFlags, endpoint, writeKey string, log *slog.Logger) (*budget, error) {
+	if f.rate > recommendedRate {
+		log.Warn("rate above Segment's recommended 1,000 requests/s per workspace; expect 429s from Segment", "rate", f.rate)
+	}
 	cfg := ratelimit.Config{Rate: f.rate, Burst: f.burst, Known: f.burst > 0 || !f.adaptive, Adaptive: f.adaptive}
 	if f.limiter.redisURL == "" || f.dryRun {
 		return &budget{pacer: ratelimit.New(cfg)}, nil
@@ -87,9 +90,10 @@ func openBudget(ctx context.Context, f *importFlags, endpoint, writeKey string, 
 	return b, nil
 }
 
-// Close leaves the shared budget and closes the Redis client.
+// Close leaves the shared budget and closes the Redis client. It does
+// nothing on a nil *budget.
 func (b *budget) Close() {
-	if b.shared != nil {
+	if b != nil && b.shared != nil {
 		b.shared.Close()
 		b.rdb.Close()
 	}

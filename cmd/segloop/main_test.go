@@ -12,8 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/segloop/segloop/internal/testserver"
 	"github.com/segloop/segloop/segment/segmenttest"
 )
+
+// TestMain stops the PostgreSQL server the tests share (testserver.SharedPostgres).
+func TestMain(m *testing.M) { testserver.Main(m) }
 
 // testWriteKey is the write key the tests use; no test output may contain it.
 const testWriteKey = "wk_test_5ecr3t_DO_NOT_LEAK"

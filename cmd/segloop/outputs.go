@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segloop/segloop"
@@ -17,7 +18,7 @@ import (
 // outputs are where a run's results go: the result lines, the failed-items
 // file, the checkpoint, and the counts behind the progress line and
 // --max-failures. record takes one result at a time (it is segloop.Run's
-// OnResult); a write error, or the failure limit, stops the run through stop.
+// OnResult); a write error, or the failure limit, stops the run (see stop).
 // quit (the second interrupt) may come from another goroutine: mu keeps it
 // and record apart.
 type outputs struct {
@@ -30,7 +31,8 @@ type outputs struct {
 	counts   statusCounts
 	lastLine int  // the last source line with a result: reading stopped after it
 	quitting bool // quit has flushed: nothing more is written
-	stop     func(error)
+	cancel   context.CancelCauseFunc
+	cause    atomic.Pointer[error] // what stopped the run from the outputs' side
 }
 
 // checkOutputs refuses, before anything is opened for writing, an output
@@ -61,7 +63,8 @@ func toStdout(results string) bool { return results == "" || results == "-" }
 
 // openOutputs creates the --results and --failed files (stdout for results
 // when none is named) and commits files: only then is any of them truncated.
-func openOutputs(ctx context.Context, f *importFlags, stdout io.Writer, src source.Reader, ck *runCheckpoint, files *safefile.Set, stop func(error)) (*outputs, error) {
+// A fault of the outputs during the run stops it through cancel.
+func openOutputs(ctx context.Context, f *importFlags, stdout io.Writer, src source.Reader, ck *runCheckpoint, files *safefile.Set, cancel context.CancelCauseFunc) (*outputs, error) {
 	var results io.WriteCloser = nopCloser{stdout}
 	if !toStdout(f.results) {
 		rf, err := files.Create(ctx, "--results", f.results)
@@ -70,24 +73,47 @@ func openOutputs(ctx context.Context, f *importFlags, stdout io.Writer, src sour
 		}
 		results = rf
 	}
-	o := &outputs{results: newResultWriter(results), ck: ck, mark: ck != nil && !f.dryRun, limit: f.maxFailures, stop: stop}
+	o := &outputs{results: newResultWriter(results), ck: ck, mark: ck != nil && !f.dryRun, limit: f.maxFailures, cancel: cancel}
 	if f.failed != "" {
 		fw, err := files.Create(ctx, "--failed", f.failed)
 		if err != nil {
 			o.results.Close()
 			return nil, outputError("--failed", err)
 		}
-		var header []string
-		if h, ok := src.(interface{ Header() []string }); ok {
-			header = h.Header()
-		}
-		o.failed = &failedFile{FailedWriter: segloop.NewFailedWriter(fw, f.format, f.delimiter, header), file: fw}
+		o.failed = &failedFile{FailedWriter: segloop.NewFailedWriter(fw, f.failedFormat(), f.delimiter, headerOf(src)), file: fw}
 	}
 	if err := files.Commit(); err != nil {
 		o.closeFiles()
 		return nil, withCode(exitAborted, fmt.Errorf("import: %w", err))
 	}
 	return o, nil
+}
+
+// headerOf is the header row of a CSV input, nil for others.
+func headerOf(src source.Reader) []string {
+	if in, ok := src.(*inputReader); ok {
+		src = in.Reader
+	}
+	if h, ok := src.(interface{ Header() []string }); ok {
+		return h.Header()
+	}
+	return nil
+}
+
+// stop ends the run with err, the first fault of the outputs; later ones
+// are dropped.
+func (o *outputs) stop(err error) {
+	if o.cause.CompareAndSwap(nil, &err) {
+		o.cancel(err)
+	}
+}
+
+// stopped is what stopped the run from the outputs' side, or nil.
+func (o *outputs) stopped() error {
+	if p := o.cause.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // outputError is the error of an output that could not be opened: a usage

@@ -24,7 +24,7 @@ func TestConcurrencyFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := parseImportFlags(append(append([]string{"--sandbox"}, tt.args...), csvFile), func(string) string { return "" }, io.Discard)
+			f, err := parseImportFlags(append(append([]string{"--sandbox"}, tt.args...), csvFile), func(string) string { return "" }, io.Discard, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -29,7 +30,9 @@ type progress struct {
 	once sync.Once
 }
 
-func startProgress(stderr io.Writer, quiet bool, size int64, read *countingReader, counts *statusCounts, lim rateReporter) *progress {
+// startProgress starts the display of a run whose input holds size bytes (0:
+// unknown) and has read read of them so far.
+func startProgress(stderr io.Writer, quiet bool, size int64, read *atomic.Int64, counts *statusCounts, lim rateReporter) *progress {
 	p := &progress{}
 	file, ok := stderr.(*os.File)
 	if quiet || !ok || !term.IsTerminal(int(file.Fd())) {
@@ -63,7 +66,11 @@ func startProgress(stderr io.Writer, quiet bool, size int64, read *countingReade
 			perSec := float64(done) / time.Since(start).Seconds()
 			p.bar.Describe(fmt.Sprintf("%d done: %d ok, %d unchanged, %d failed, %d invalid | %.0f items/s | rate %.0f req/s | paused %s",
 				done, counts.ok.Load(), counts.unchanged.Load(), counts.failed.Load(), counts.invalid.Load(), perSec, lim.Rate(), lim.Paused().Round(time.Second)))
-			p.bar.Set64(read.n.Load())
+			n := read.Load()
+			if size > 0 {
+				n = min(n, size) // reads at offsets (Parquet) may read some bytes twice
+			}
+			p.bar.Set64(n)
 		}
 	}()
 	return p

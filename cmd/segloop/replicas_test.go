@@ -13,7 +13,6 @@ import (
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
-func TestMain(m *testing.M) { testserver.Main(m) }
 
 // replicaArgs are the flags of a replica on the shared database db: short
 // leases and slices, so a takeover takes seconds.

@@ -10,19 +10,10 @@ import (
 // -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
-const usage = `usage:
-  segloop import [flags] FILE|-    send every item to Segment Identify; results NDJSON to stdout
-  segloop serve [flags]            run segloop as an HTTP service (API, page, metrics)
-  segloop sandbox [--addr A]       run a Segment-compatible server locally and print its URL
-  segloop version
-
-Run 'segloop import -h' for the import flags, 'segloop serve -h' for the service's.
-`
-
 // run is the whole command line: main only adds the signals and the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageHead+"\nRun 'segloop help' for the flags of each command.\n")
 		return withCode(exitUsage, errReported)
 	}
 	switch args[0] {
@@ -36,10 +27,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stdout, "segloop %s\n", version)
 		return nil
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return runHelp(ctx, args[1:], stdout)
 	default:
-		fmt.Fprint(stderr, usage)
-		return usageError("unknown command %q", args[0])
+		fmt.Fprint(stderr, usageHead)
+		return usageError("unknown command %q (run 'segloop help')", args[0])
 	}
+}
+
+// runHelp is segloop help [COMMAND]: the overview of every command with its
+// flags grouped by purpose, or one command's help (its -h), on stdout.
+func runHelp(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usageHead+"\nsegloop import flags:\n")
+		importHelp.summary(stdout)
+		fmt.Fprint(stdout, usageTail)
+		return nil
+	}
+	help := []string{"-h"}
+	switch args[0] {
+	case "import":
+		return runImport(ctx, help, nil, stdout, stdout)
+	case "serve":
+		return runServe(ctx, help, stdout, stdout) // serve writes its help to the writer it is given for errors
+	case "sandbox":
+		return runSandbox(ctx, help, stdout, stdout)
+	}
+	return usageError("help: no command %q (import, serve or sandbox)", args[0])
 }

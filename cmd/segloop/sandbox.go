@@ -47,25 +47,39 @@ func (s *sandboxServer) statsLine() string {
 		st.Requests, st.Accepted, st.Throttled, st.Failed, st.Resets, st.Events, st.Unique, st.Duplicates)
 }
 
+// sandboxHelp is segloop sandbox -h.
+var sandboxHelp = helpPage{
+	usage: "segloop sandbox [flags]",
+	about: `Serves a Segment-compatible server (the tests' segmenttest) until interrupted,
+for trying segloop from another shell: it prints its URL on stdout, accepts
+any write key, and answers GET /stats with what it received.`,
+	sections: []helpSection{
+		{"Listening", []string{"addr"}},
+		{"Segment's behaviour", []string{"rate", "burst", "fail-rate", "reset-rate", "latency", "seed"}},
+	},
+	examples: `  segloop sandbox --addr 127.0.0.1:8787 --rate 20 --fail-rate 0 --reset-rate 0
+  SEGMENT_WRITE_KEY=any segloop import --endpoint http://127.0.0.1:8787 users.csv`,
+}
+
 // runSandbox is segloop sandbox: it serves the Segment-compatible test server
 // on --addr until interrupted, and its counters (segmenttest.Stats) as JSON
 // at GET /stats. The first line on stdout is its URL.
 func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("segloop sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	def := sandboxOptions()
-	addr := fs.String("addr", "127.0.0.1:8787", "address to listen on")
-	fs.Float64Var(&def.Rate, "rate", def.Rate, "requests/s the server allows before answering 429 (0 = no limit)")
-	fs.IntVar(&def.Burst, "burst", def.Burst, "burst of the server's token bucket")
-	fs.Float64Var(&def.FailRate, "fail-rate", def.FailRate, "fraction of requests answered 503")
-	fs.Float64Var(&def.ResetRate, "reset-rate", def.ResetRate, "fraction of connections reset")
-	fs.DurationVar(&def.Latency, "latency", 0, "latency added to every request")
-	fs.Int64Var(&def.Seed, "seed", def.Seed, "seed of the injected faults (default: from the clock)")
-	if err := fs.Parse(args); err != nil {
-		return withCode(exitUsage, errReported)
+	addr := fs.String("addr", "127.0.0.1:8787", "`HOST:PORT` the address to listen on")
+	fs.Float64Var(&def.Rate, "rate", def.Rate, "`N` requests/s the server allows before answering 429 (0 = no limit)")
+	fs.IntVar(&def.Burst, "burst", def.Burst, "`N` the burst of the server's token bucket")
+	fs.Float64Var(&def.FailRate, "fail-rate", def.FailRate, "`F` the fraction of requests answered 503")
+	fs.Float64Var(&def.ResetRate, "reset-rate", def.ResetRate, "`F` the fraction of connections reset")
+	fs.DurationVar(&def.Latency, "latency", 0, "`D` latency added to every request")
+	fs.Int64Var(&def.Seed, "seed", def.Seed, "`N` the seed of the injected faults (default: from the clock)")
+	rest, err := parseFlags(fs, &sandboxHelp, args, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError("sandbox: unexpected argument %q", fs.Arg(0))
+	if len(rest) > 0 {
+		return usageError("sandbox: unexpected argument %q", rest[0])
 	}
 	switch {
 	case !(def.Rate >= 0 && def.Rate <= maxRate): // NaN fails both

@@ -98,6 +98,11 @@ func (q Query) Description() string {
 	return fmt.Sprintf("query %s\nkey %q\n%s", q.Redacted(), q.Key, q.Text)
 }
 
+// File returns the SQLite file an sqlite:FILE URL names, as written (not
+// made absolute), and false for a PostgreSQL URL: a caller that writes files
+// checks it is none of them.
+func (q Query) File() (string, bool) { return sqlitePath(q.URL) }
+
 // sqlitePath returns FILE of a sqlite:FILE URL.
 func sqlitePath(raw string) (string, bool) {
 	if len(raw) < len("sqlite:") || !strings.EqualFold(raw[:len("sqlite:")], "sqlite:") {

@@ -90,6 +90,22 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+func TestQueryFile(t *testing.T) {
+	cases := []struct {
+		url, file string
+		ok        bool
+	}{
+		{"sqlite:app.db", "app.db", true},
+		{"SQLite:///abs/app.db", "/abs/app.db", true},
+		{"postgres://u:p@h/db", "", false},
+	}
+	for _, c := range cases {
+		if file, ok := (Query{URL: c.url}).File(); file != c.file || ok != c.ok {
+			t.Errorf("File(%q) = %q, %v; want %q, %v", c.url, file, ok, c.file, c.ok)
+		}
+	}
+}
+
 func FuzzHasOrderBy(f *testing.F) {
 	for _, s := range []string{"SELECT 1 ORDER BY a", "SELECT '(' ORDER BY 1", "$a$ $a$", "/* /* */", "E'\\'"} {
 		f.Add(s)
