@@ -19,7 +19,7 @@ func TestImportHelp(t *testing.T) {
 			t.Fatalf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
 		for _, want := range []string{"usage: segloop import", "Input:", "Mapping:", "Destination:", "Pace and retries:",
-			"Results and failures:", "Resume:", "Logging:", "Examples:", "  --rate N ", "  --query SQL|@FILE ", "(default 250)"} {
+			"Results and failures:", "Resume and diff:", "Logging:", "Examples:", "  --rate N ", "  --query SQL|@FILE ", "(default 250)"} {
 			if !strings.Contains(r.stdout, want) {
 				t.Fatalf("%v: no %q in\n%s", args, want, r.stdout)
 			}
@@ -43,7 +43,7 @@ func TestHelp(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	for _, want := range []string{"segloop import [flags] FILE|-|DATABASE-URL", "segloop serve", "input:", "--query --key", "resume:", "Examples:", "segloop help import"} {
+	for _, want := range []string{"segloop import [flags] FILE|-|DATABASE-URL", "segloop serve", "input:", "--query --key", "resume and diff:", "--diff", "Examples:", "segloop help import"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("no %q in\n%s", want, r.stdout)
 		}
