@@ -45,15 +45,8 @@ const usageHead = `usage:
   segloop help [import|serve|sandbox]
 `
 
+// usageTail ends the overview, after the flags of import and serve.
 const usageTail = `
-segloop serve flags (as import's for pace and destination):
-    listening and access: --addr --token-file
-    storage:              --db --max-body
-    destination:          --write-key --endpoint --region --sandbox
-    pace and retries:     --rate --burst --adaptive --concurrency --batch
-                          --max-attempts --timeout --max-runs --redis
-    logging:              --log-format
-
 Examples:
   segloop import --sandbox --batch 5 users.csv    # try it without an account
   segloop import --results results.ndjson --failed failed.csv users.csv

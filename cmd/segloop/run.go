@@ -40,6 +40,8 @@ func runHelp(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stdout, usageHead+"\nsegloop import flags:\n")
 		importHelp.summary(stdout)
+		fmt.Fprint(stdout, "\nsegloop serve flags (as import's for pace and destination):\n")
+		serveHelp.summary(stdout)
 		fmt.Fprint(stdout, usageTail)
 		return nil
 	}
@@ -48,7 +50,7 @@ func runHelp(ctx context.Context, args []string, stdout io.Writer) error {
 	case "import":
 		return runImport(ctx, help, nil, stdout, stdout)
 	case "serve":
-		return runServe(ctx, help, stdout, stdout) // serve writes its help to the writer it is given for errors
+		return runServe(ctx, help, stdout, stdout)
 	case "sandbox":
 		return runSandbox(ctx, help, stdout, stdout)
 	}

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,9 +21,34 @@ import (
 
 func TestServeUsage(t *testing.T) {
 	ctx := context.Background()
-	r := runCLI(t, ctx, nil, "serve", "-h")
-	if r.code != exitOK || !strings.Contains(r.stderr, "--token-file FILE") || !strings.Contains(r.stderr, "Pace and retries") {
-		t.Fatalf("serve -h: code %d\n%s", r.code, r.stderr)
+	t.Setenv("SEGLOOP_REDIS_URL", "redis://:pw-9d2f7c@redis.internal:6379/0")
+	for _, args := range [][]string{{"serve", "-h"}, {"serve", "--help"}, {"help", "serve"}} {
+		r := runCLI(t, ctx, nil, args...)
+		if r.code != exitOK || r.stderr != "" {
+			t.Fatalf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		for _, want := range []string{"usage: segloop serve", "Listening and access:", "Storage:", "Parts and replicas:", "Destination:",
+			"Pace and retries:", "Diff mode:", "Logging:", "Examples:", "  --token-file FILE ", "  --concurrency auto|N ", "  --diff DIR|postgres://", "(default 127.0.0.1:8844)"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Fatalf("%v: no %q in\n%s", args, want, r.stdout)
+			}
+		}
+		if strings.Contains(r.stdout, "Other flags") || strings.Contains(r.stdout, "pw-9d2f7c") {
+			t.Fatalf("%v: a flag in no group, or the Redis password shown:\n%s", args, r.stdout)
+		}
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		(&serveFlags{}).register(fs, func(string) string { return "" })
+		fs.VisitAll(func(f *flag.Flag) {
+			if n := len(regexp.MustCompile(`(?m)^  --`+regexp.QuoteMeta(f.Name)+`( |$)`).FindAllString(r.stdout, -1)); n != 1 {
+				t.Errorf("--%s listed %d times", f.Name, n)
+			}
+			if !strings.HasPrefix(f.Usage, "`") && f.Name != "redis" && !isBoolFlag(f) {
+				t.Errorf("--%s: its usage does not begin with its value's name", f.Name)
+			}
+		})
+	}
+	if r := runCLI(t, ctx, nil, "help"); !strings.Contains(r.stdout, "diff mode:            --diff") {
+		t.Fatalf("segloop help: serve's groups not in\n%s", r.stdout)
 	}
 	dir := t.TempDir()
 	short := writeFile(t, "short.token", "abc\n")
@@ -38,8 +65,10 @@ func TestServeUsage(t *testing.T) {
 		{"token file is the db", []string{"--token-file", short, "--db", short}, "same file"},
 		{"sandbox and endpoint", []string{"--sandbox", "--endpoint", "http://127.0.0.1:1"}, "--sandbox"},
 		{"bad concurrency", []string{"--concurrency", "lots"}, "concurrency"},
+		{"concurrency too high", []string{"--concurrency", "5000"}, "--concurrency must be auto or between 1 and 1000"},
 		{"bad batch", []string{"--batch", "0"}, "--batch"},
 		{"argument", []string{"extra"}, "unexpected argument"},
+		{"unknown flag", []string{"--bogus"}, "run 'segloop serve -h' for the flags"},
 		{"foreign db", []string{"--db", short}, "not a segloop database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -49,6 +78,11 @@ func TestServeUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // serveChild is a segloop serve child process and its URL.
