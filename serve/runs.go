@@ -116,7 +116,7 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	diff := s.cfg.Diff != nil && s.cfg.Diff.Available()
+	diff := s.cfg.Diff != nil
 	in := &intake{}
 	if format != source.JSON { // the options are all known: check them before reading the body
 		sp, e := opts.check(format, diff)
@@ -374,6 +374,10 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 	var sp spec
 	if err := json.Unmarshal(run.Spec, &sp); err != nil {
 		writeError(w, internal(err))
+		return
+	}
+	if sp.Diff && s.cfg.Diff == nil {
+		writeError(w, &apiError{Status: http.StatusBadRequest, Code: codeDiffUnavailable, Message: "run " + run.ID + " is in diff mode: " + errDiffUnavailable.Error()})
 		return
 	}
 	sp.OwnKey = own

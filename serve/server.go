@@ -16,6 +16,11 @@
 // jobs by every replica sharing it, so a replica that dies loses its parts
 // to the others about a lease later.
 //
+// A run may ask for diff mode: with Config.Diff (OpenLedgers), it sends only
+// the items whose event changed since Segment last accepted one for their
+// user, using its destination's ledger, the one `segloop import --diff`
+// uses for the same endpoint and write key.
+//
 //	srv, err := serve.New(serve.Config{Store: st, Endpoint: segment.EndpointUS, WriteKey: key, Token: token})
 //	ln, err := net.Listen("tcp", "127.0.0.1:8844")
 //	err = srv.Serve(ctx, ln) // until ctx ends; then a graceful shutdown
@@ -93,8 +98,8 @@ type Config struct {
 	// Timings tune the work of parts; the zero value is the default.
 	Timings Timings
 
-	// Diff is set when diff mode is available (see Diff); nil = runs asking
-	// for it are refused.
+	// Diff gives runs in diff mode ("diff": true) the ledger of their
+	// destination (OpenLedgers); nil = runs asking for it are refused.
 	Diff Diff
 
 	Log       *slog.Logger // nil = discard
@@ -134,13 +139,6 @@ func (t *Timings) fill() {
 	if t.Reconcile <= 0 {
 		t.Reconcile = DefaultReconcile
 	}
-}
-
-// Diff is what a run in diff mode needs: the ledger of what Segment already
-// has for a destination. The ledger work's package provides it; serve only
-// checks that it is there (diff runs are refused without it).
-type Diff interface {
-	Available() bool
 }
 
 func (c *Config) destName() string {

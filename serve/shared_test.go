@@ -21,7 +21,8 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 var shortTimings = serve.Timings{Slice: 500 * time.Millisecond, Lease: 2 * time.Second, Reconcile: 200 * time.Millisecond}
 
 // replica starts a server named name on the PostgreSQL store at url,
-// against seg; stop it with the returned func (also at cleanup).
+// against seg, with cfg's Timings or else shortTimings; stop it with the
+// returned func (also at cleanup).
 func replica(t *testing.T, url, name string, seg *segmenttest.Server, logs *syncBuffer, cfg serve.Config) (base string, stop func()) {
 	t.Helper()
 	st, err := runstore.Open(context.Background(), url, runstore.Options{ChunkItems: 200})
@@ -29,7 +30,9 @@ func replica(t *testing.T, url, name string, seg *segmenttest.Server, logs *sync
 		t.Fatal(err)
 	}
 	cfg.Store, cfg.Endpoint, cfg.EndpointName, cfg.Replica, cfg.Token = st, seg.URL, "segmenttest", name, testToken
-	cfg.Timings = shortTimings
+	if cfg.Timings == (serve.Timings{}) {
+		cfg.Timings = shortTimings
+	}
 	cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", name)
 	srv, err := serve.New(cfg)
 	if err != nil {

@@ -21,7 +21,7 @@ type spec struct {
 	Trigger     json.RawMessage `json:"trigger,omitempty"`     // a JSON object for {{trigger.x}}
 	Batch       int             `json:"batch,omitempty"`       // items per request; 0 = the server's
 	MaxAttempts int             `json:"maxAttempts,omitempty"` // 0 = the server's
-	Diff        string          `json:"diff,omitempty"`        // diff mode's ledger name
+	Diff        bool            `json:"diff,omitempty"`        // diff mode: send only what changed (Config.Diff)
 	OwnKey      bool            `json:"ownKey,omitempty"`      // the write key came with the run (stored until it ends)
 	// Header is a CSV body's header: its items are stored as cells
 	// (appendCells), not JSON objects.
@@ -36,7 +36,7 @@ type options struct {
 	RunKey      string          `json:"runKey"`
 	Batch       *int            `json:"batch"`
 	MaxAttempts *int            `json:"maxAttempts"`
-	Diff        string          `json:"diff"`
+	Diff        *bool           `json:"diff"`
 }
 
 // Bounds of the run options.
@@ -72,7 +72,11 @@ func queryOptions(q url.Values) (options, *apiError) {
 				o.MaxAttempts = &n
 			}
 		case "diff":
-			o.Diff = v
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, badRequest("query parameter diff: want true or false, got %q", v)
+			}
+			o.Diff = &b
 		case "wait", "delimiter":
 		default:
 			return o, &apiError{Status: 400, Code: codeUnknownParameter, Message: fmt.Sprintf("unknown query parameter %q (want mapping, trigger, runKey, batch, maxAttempts, diff, delimiter, wait)", k)}
@@ -98,17 +102,17 @@ func (o *options) merge(p options) {
 	if p.MaxAttempts != nil {
 		o.MaxAttempts = p.MaxAttempts
 	}
-	if p.Diff != "" {
+	if p.Diff != nil {
 		o.Diff = p.Diff
 	}
 }
 
 // errDiffUnavailable answers a run asking for diff mode on a server without it.
-var errDiffUnavailable = errors.New("diff mode is not available in this server yet")
+var errDiffUnavailable = errors.New("diff mode is not available: start the server with --diff DIR (or postgres://…) to keep its ledgers")
 
 // check validates o and returns the spec it makes for a body of format.
 func (o *options) check(format source.Format, diff bool) (spec, *apiError) {
-	sp := spec{Format: format, Diff: o.Diff}
+	sp := spec{Format: format, Diff: o.Diff != nil && *o.Diff}
 	if isNull(o.Mapping) {
 		o.Mapping = nil
 	}
@@ -145,7 +149,7 @@ func (o *options) check(format source.Format, diff bool) (spec, *apiError) {
 	if len(o.RunKey) > maxRunKeyLen || !utf8.ValidString(o.RunKey) || strings.ContainsAny(o.RunKey, "\x00\r\n") {
 		return sp, badRequest("runKey: want at most %d characters of text on one line", maxRunKeyLen)
 	}
-	if o.Diff != "" && !diff {
+	if sp.Diff && !diff {
 		return sp, &apiError{Status: 400, Code: codeDiffUnavailable, Message: errDiffUnavailable.Error()}
 	}
 	return sp, nil

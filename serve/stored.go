@@ -105,9 +105,19 @@ const (
 // pending item of a chunk has its result stored, the lease advances past
 // the chunks complete so far. add is segloop.Run's OnResult; close stores
 // what is left and returns the first storing error.
+//
+// In diff mode (startSink's diff), an ok result is held until the ledger
+// has committed its item (committed), so that an item whose ok result is
+// stored is always in the ledger: after a crash, an item is either stored
+// ok and committed, or without a result (sent again under its messageId, or
+// found unchanged when its commit made it). segloop.Run commits one ledger
+// entry per ok result, in the order of OnResult, so the count of entries
+// committed tells which ok results are. close drops the ok results still
+// held (their commit failed, or never ran): their items stay pending.
 type chunkSink struct {
 	lease *runstore.Lease
 	fail  func(error) // called once if storing fails: the slice must stop
+	diff  bool
 
 	mu     sync.Mutex
 	wake   chan struct{}           // capacity 1: results are waiting
@@ -125,15 +135,31 @@ type chunkSink struct {
 	complete map[int]bool
 	advanced int
 	full     chan struct{} // closed and remade when a flush frees room
+
+	// Diff mode: ok results not yet committed, in order, their lines in
+	// heldLines; oks counts the ok results added, commits the ledger
+	// entries committed.
+	held      []heldResult
+	heldLines []byte
+	oks       int64
+	commits   int64
+}
+
+// heldResult is an ok result waiting for its ledger commit.
+type heldResult struct {
+	seq   int64 // its rank among the slice's ok results, from 1
+	index int64
+	start int // its line: heldLines[start:end]
+	end   int
 }
 
 // maxWaiting bounds the results waiting to be stored (a few MiB of result
 // lines): add blocks beyond it.
 const maxWaiting = 8 * groupSize
 
-func startSink(lease *runstore.Lease, fail func(error)) *chunkSink {
+func startSink(lease *runstore.Lease, diff bool, fail func(error)) *chunkSink {
 	s := &chunkSink{
-		lease: lease, fail: fail,
+		lease: lease, fail: fail, diff: diff,
 		wake: make(chan struct{}, 1), bufs: map[int]*runstore.Group{}, left: map[int]int{},
 		done: make(chan struct{}), complete: map[int]bool{}, advanced: lease.Next,
 		full: make(chan struct{}),
@@ -181,7 +207,24 @@ func (s *chunkSink) add(r segloop.Result) {
 		<-full
 		s.mu.Lock()
 	}
-	no := s.chunkOf(r.Index)
+	s.line = r.AppendJSON(s.line[:0])
+	if s.diff && r.Status == loop.StatusOK {
+		s.oks++
+		if s.oks > s.commits {
+			start := len(s.heldLines)
+			s.heldLines = append(s.heldLines, s.line...)
+			s.held = append(s.held, heldResult{seq: s.oks, index: r.Index, start: start, end: len(s.heldLines)})
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.queueLocked(r.Index, string(r.Status), s.line)
+	s.mu.Unlock()
+}
+
+// queueLocked adds a result to its chunk's group; s.mu must be held.
+func (s *chunkSink) queueLocked(index int64, status string, line []byte) {
+	no := s.chunkOf(index)
 	if len(s.bufs) == 0 || s.first.IsZero() {
 		s.first = time.Now()
 	}
@@ -194,15 +237,42 @@ func (s *chunkSink) add(r segloop.Result) {
 		}
 		s.bufs[no] = g
 	}
-	s.line = r.AppendJSON(s.line[:0])
-	g.Add(r.Index, string(r.Status), s.line)
+	g.Add(index, status, line)
 	if g.Len() >= groupSize {
 		s.signal()
 	}
 	if s.left[no]--; s.left[no] == 0 {
 		s.signal()
 	}
-	s.mu.Unlock()
+}
+
+// committed tells the sink that the ledger committed n more entries: the
+// ok results held for them go on to be stored.
+func (s *chunkSink) committed(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits += int64(n)
+	k := 0
+	for k < len(s.held) && s.held[k].seq <= s.commits {
+		h := s.held[k]
+		s.queueLocked(h.index, string(loop.StatusOK), s.heldLines[h.start:h.end])
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	if k == len(s.held) {
+		s.held, s.heldLines = s.held[:0], s.heldLines[:0]
+		return
+	}
+	// Keep the rest at the start of the buffers.
+	off := s.held[k].start
+	s.heldLines = s.heldLines[:copy(s.heldLines, s.heldLines[off:])]
+	s.held = s.held[:copy(s.held, s.held[k:])]
+	for i := range s.held {
+		s.held[i].start -= off
+		s.held[i].end -= off
+	}
 }
 
 func (s *chunkSink) waitingLocked() int {

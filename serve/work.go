@@ -42,11 +42,13 @@ type stopRequest struct {
 
 func (e *stopRequest) Error() string { return "run stopping: " + e.msg }
 
-// storeError is the cause of a slice stopped because its results could
-// not be stored.
+// storeError is the cause of a slice stopped, or a part not worked,
+// because a store did not answer (the run store, or the run's diff
+// ledger): the part's unfinished items stay pending, and it is worked
+// again later.
 type storeError struct{ err error }
 
-func (e *storeError) Error() string { return "storing results: " + e.err.Error() }
+func (e *storeError) Error() string { return e.err.Error() }
 func (e *storeError) Unwrap() error { return e.err }
 
 // executor works parts of runs, one slice at a time per call of work: it
@@ -137,7 +139,7 @@ func (x *executor) slice(ctx context.Context, lease *runstore.Lease, p *prepared
 	hard := time.AfterFunc(t.Slice+t.Lease, func() { cancel(errSliceOver) })
 	defer hard.Stop()
 
-	sink := startSink(lease, func(err error) { cancel(&storeError{err}) })
+	sink := startSink(lease, p.ledger != nil, func(err error) { cancel(&storeError{fmt.Errorf("storing results: %w", err)}) })
 	src := &partSource{ctx: sliceCtx, lease: lease, sink: sink, deadline: time.Now().Add(t.Slice), now: time.Now, next: lease.Next, header: p.header}
 	log.Debug("slice started", "chunk", lease.Next, "chunks", lease.Chunks)
 	_, runErr := segloop.Run(sliceCtx, segloop.Config{
@@ -150,6 +152,7 @@ func (x *executor) slice(ctx context.Context, lease *runstore.Lease, p *prepared
 		Concurrency:  x.cfg.Workers,
 		MaxAttempts:  p.attempts,
 		Limiter:      share,
+		Ledger:       p.sliceLedger(cancel, sink),
 		DrainTimeout: x.cfg.Timeout + time.Second,
 		OnResult: func(r segloop.Result) {
 			if interruptedResult(r) && context.Cause(sliceCtx) != nil {
@@ -171,9 +174,13 @@ func (x *executor) slice(ctx context.Context, lease *runstore.Lease, p *prepared
 		log.Warn("part taken over by another worker; this slice stopped")
 		return partDone, nil
 	case storeErr != nil || errors.As(cause, &se) || errors.As(runErr, &se):
-		log.Error("slice stopped: its results cannot be stored; the part resumes later", "err", storeErr)
+		err := storeErr
+		if err == nil {
+			err = se
+		}
+		log.Error("slice stopped; the part resumes later", "err", err)
 		lease.Release(bg)
-		return partLater, storeErr
+		return partLater, err
 	case errors.As(cause, &sr):
 		return x.stop(bg, lease, sr.msg)
 	case ctx.Err() != nil:
@@ -270,7 +277,7 @@ func (x *executor) done(ctx context.Context, lease *runstore.Lease, log *slog.Lo
 	}
 	if finished {
 		c := run.Counts
-		log.Info("run finished", "status", run.Status, "ok", c.OK, "invalid", c.Invalid, "failed", c.Failed, "error", run.Error)
+		log.Info("run finished", "status", run.Status, "ok", c.OK, "unchanged", c.Unchanged, "invalid", c.Invalid, "failed", c.Failed, "error", run.Error)
 		x.ended.notify()
 	}
 	return partDone, nil

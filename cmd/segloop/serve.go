@@ -99,6 +99,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if token == "" && !loopbackHost(f.addr) {
 		return usageError("serve: %s is beyond loopback: give a token (--token-file or $SEGLOOP_TOKEN), or listen on 127.0.0.1", f.addr)
 	}
+	if f.diff != "" && runstore.IsPostgres(f.db) && !runstore.IsPostgres(f.diff) {
+		// Replicas share the runs: each would diff against files of its own.
+		return usageError("serve: --diff %s with --db postgres://…: replicas sharing the runs need one ledger per destination; give --diff a postgres:// URL (the runs' database will do)", f.diff)
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return usageError("serve: --addr: %v", err)
@@ -120,6 +124,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeRedis()
+	var diff serve.Diff
+	if f.diff != "" {
+		ledgers, err := serve.OpenLedgers(ctx, f.diff, log)
+		if err != nil {
+			ln.Close()
+			return usageError("serve: --diff %v", err)
+		}
+		defer ledgers.Close() // after Serve: no run uses them any more
+		diff = ledgers
+	}
 	srv, err := serve.New(serve.Config{
 		Store:        st,
 		Endpoint:     endpoint,
@@ -137,6 +151,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Parts:        f.parts,
 		Replica:      f.replica,
 		Timings:      serve.Timings{Slice: f.slice, Lease: f.lease, Reconcile: min(serve.DefaultReconcile, f.lease/4)},
+		Diff:         diff,
 		Log:          log,
 		UserAgent:    "segloop/" + version,
 	})
@@ -146,7 +161,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintln(stdout, url)
-	log.Info("segloop serve listening", "url", url, "db", st.Location(), "token", token != "", "sandbox", f.sandbox, "redis", f.limiter.redisURL != "")
+	log.Info("segloop serve listening", "url", url, "db", st.Location(), "token", token != "", "sandbox", f.sandbox, "redis", f.limiter.redisURL != "", "diff", f.diff != "")
 	if token == "" {
 		log.Warn("no token: every local process can use the API (give --token-file or $SEGLOOP_TOKEN)")
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
@@ -50,6 +51,7 @@ func TestServeUsage(t *testing.T) {
 	if r := runCLI(t, ctx, nil, "help"); !strings.Contains(r.stdout, "diff mode:            --diff") {
 		t.Fatalf("segloop help: serve's groups not in\n%s", r.stdout)
 	}
+	t.Setenv("SEGLOOP_REDIS_URL", "") // the cases below name their own
 	dir := t.TempDir()
 	short := writeFile(t, "short.token", "abc\n")
 	for _, tc := range []struct {
@@ -70,9 +72,13 @@ func TestServeUsage(t *testing.T) {
 		{"argument", []string{"extra"}, "unexpected argument"},
 		{"unknown flag", []string{"--bogus"}, "run 'segloop serve -h' for the flags"},
 		{"foreign db", []string{"--db", short}, "not a segloop database"},
+		{"diff postgres unreachable", []string{"--diff", "postgres://segloop:pw-9d2f7c@127.0.0.1:1/segloop"}, "--diff postgres://segloop:xxxxx@127.0.0.1:1/segloop"},
+		{"diff a file", []string{"--diff", short}, "not a directory"},
+		{"diff a directory under replicas", []string{"--db", "postgres://segloop@127.0.0.1:1/segloop", "--diff", t.TempDir()}, "give --diff a postgres:// URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runCLI(t, ctx, nil, append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...)...)
+			// A --db of the case's replaces this one (not ./segloop.db).
+			r := runCLI(t, ctx, nil, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "runs.db")}, tc.args...)...)
 			if r.code != exitUsage || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "pw-9d2f7c") {
 				t.Fatalf("code %d; want 2 naming %q:\n%s", r.code, tc.want, r.stderr)
 			}
@@ -286,5 +292,80 @@ func TestServeSandbox(t *testing.T) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	if code := s.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestServeDiffKilledAndRestarted: a diff run (serve --diff DIR) whose
+// server is SIGKILLed mid-run completes after a restart, each item with one
+// result, ok or (committed before the kill) unchanged, and each user
+// delivered under one messageId. Every item stored ok is in the ledger:
+// segloop import --diff, given the destination's ledger file, finds every
+// item unchanged (the command and the service share one ledger).
+func TestServeDiffKilledAndRestarted(t *testing.T) {
+	srv := newServer(t, segmenttest.Options{})
+	dir := t.TempDir()
+	ledgers := filepath.Join(dir, "ledgers")
+	args := []string{"--db", filepath.Join(dir, "runs.db"), "--diff", ledgers, "--endpoint", srv.URL, "--rate", "150", "--batch", "10", "--concurrency", "4"}
+	const n = 3000
+	s := startServe(t, args...)
+	id := s.post(t, "/v1/runs?diff=true", "application/x-ndjson", strings.NewReader(ndjsonUsers(n)))["id"].(string)
+	waitFor(t, "a part of the run delivered", func() bool { return srv.Stats().Events >= 2000 })
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.wait(t)
+	if srv.Stats().Events >= n {
+		t.Fatal("the run had finished before the kill")
+	}
+	s = startServe(t, args...)
+	waitFor(t, "the resumed run to finish", func() bool {
+		st, _ := s.run(t, id)
+		return st == "succeeded"
+	})
+	results := s.results(t, id)
+	if len(results) != n {
+		t.Fatalf("%d results; want %d", len(results), n)
+	}
+	delivered := srv.Delivered()
+	statuses := map[string]int{}
+	for _, r := range results {
+		if r.Status != "ok" && r.Status != "unchanged" || r.Status == "ok" && delivered[r.MessageID] == 0 {
+			t.Fatalf("result %+v: want ok (delivered) or unchanged", r)
+		}
+		statuses[r.Status]++
+	}
+	t.Logf("results after the restart: %v; %d events delivered", statuses, srv.Stats().Events)
+	users := map[string]string{}
+	for _, ev := range srv.Events() {
+		if prev, ok := users[ev.UserID]; ok && prev != ev.MessageID {
+			t.Fatalf("user %s delivered under messageIds %s and %s", ev.UserID, prev, ev.MessageID)
+		}
+		users[ev.UserID] = ev.MessageID
+	}
+	if st := srv.Stats(); len(users) != n || st.Unique != n {
+		t.Fatalf("%d users delivered, %d messageIds; want %d each", len(users), st.Unique, n)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	if code := s.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
+	}
+
+	ledger := filepath.Join(ledgers, segloop.LedgerDestination(srv.URL, testWriteKey)+".ledger")
+	if files, _ := filepath.Glob(filepath.Join(ledgers, "*")); len(files) != 1 || files[0] != ledger {
+		t.Fatalf("ledgers %v; want %s", files, ledger)
+	}
+	t.Setenv("SEGMENT_WRITE_KEY", testWriteKey)
+	requests := srv.Stats().Requests
+	r := runCLI(t, context.Background(), nil, "import", "--quiet", "--endpoint", srv.URL, "--diff", ledger, writeFile(t, "users.ndjson", ndjsonUsers(n)))
+	if r.code != exitOK {
+		t.Fatalf("import --diff: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, l := range parseResults(t, r.stdout) {
+		if l.Status != "unchanged" {
+			t.Fatalf("import --diff of the run's items: %+v; want unchanged", l)
+		}
+	}
+	if got := srv.Stats().Requests; got != requests {
+		t.Fatalf("import --diff sent %d requests; want 0", got-requests)
 	}
 }
