@@ -13,7 +13,6 @@ import (
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
-
 // replicaArgs are the flags of a replica on the shared database db: short
 // leases and slices, so a takeover takes seconds.
 func replicaArgs(db, endpoint, name string, extra ...string) []string {
