@@ -108,9 +108,14 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 					break
 				}
 			}
-			if !ok {
+			switch {
+			case !ok:
 				feed = nil
 				flush() // no more items to wait for: only released ones, which need no linger
+			case len(feed) == 0 && e.order.stalled():
+				// Reading waits for held items to go: nothing comes to fill the batch. (The
+				// signal on order.ready may have been taken before these items came.)
+				flush()
 			}
 		case <-e.order.ready:
 			var waiting bool
