@@ -132,6 +132,9 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 		)
 		if next, ok = d.next(); ok {
 			out = e.work
+			if d.inFlight >= e.started && e.started < len(e.workers) {
+				e.spawn() // every worker is busy: one more takes the job
+			}
 		}
 		// Nil channels are left out of the select: a channel in it costs a lock.
 		in, stop, fire := batches, stopped, timer.C
@@ -153,7 +156,7 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 				batches = nil
 				continue
 			}
-			b.res = b.res[:len(b.items)]
+			b.fates = b.fates[:len(b.items)]
 			b.pending.Store(1)
 			d.fresh = b
 		case ev := <-e.events:

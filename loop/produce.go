@@ -72,10 +72,8 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 			open()
 		}
 		switch {
-		case it.Err != nil:
-			b.settled = append(b.settled, Result[T]{Item: it, Status: StatusInvalid, Err: it.Err})
-		case it.Settled != "":
-			b.settled = append(b.settled, Result[T]{Item: it, Status: it.Settled})
+		case it.Err != nil || it.Settled != "":
+			b.settled = append(b.settled, it)
 		default:
 			if e.opts.BatchBytes > 0 && len(b.items) > 0 && b.bytes+it.Size > e.opts.BatchBytes {
 				flush()
