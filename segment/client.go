@@ -206,23 +206,33 @@ func (c *Client) Identify(ctx context.Context, event []byte, retry int) (int, er
 		prev--
 	}
 	body := getReqBody()
-	b := append(body.buf, event[:end]...)
+	b := append(body.own, event[:end]...)
 	if prev >= 0 && event[prev] != '{' {
 		b = append(b, ',')
 	}
 	b = append(b, `"sentAt":"`...)
 	b = c.now().UTC().AppendFormat(b, time.RFC3339Nano)
-	body.buf = append(b, `"}`...)
+	body.own = append(b, `"}`...)
+	body.add(body.own)
 	return c.post(ctx, c.identifyURL, "/v1/identify", body, retry)
 }
 
 // Batch sends serialized events (as AppendJSON makes them) in one
-// POST /v1/batch body built by AppendBatch, with sentAt from Config.Now.
-// It does not check the size limits: group events with a Packer first.
-// retry and the results are as for Identify. events are copied.
+// POST /v1/batch body, the one AppendBatch makes, with sentAt from
+// Config.Now. It does not check the size limits: group events with a Packer
+// first. retry and the results are as for Identify.
+//
+// Batch sends the events from the caller's slices, without copying them into
+// a body of its own, and the transport may still be reading them after Batch
+// returns (an http.RoundTripper may go on writing a body once the answer has
+// come, and it rewinds the body to resend it on a new connection). So the
+// events' bytes must not be modified once they are passed, ever: pass events
+// that are written once, such as AppendJSON's output in a buffer that is not
+// reused. The events slice itself is not kept; the caller may reuse it as
+// soon as Batch returns.
 func (c *Client) Batch(ctx context.Context, events [][]byte, retry int) (int, error) {
 	body := getReqBody()
-	body.buf = AppendBatch(body.buf, events, c.now())
+	body.batch(events, c.now())
 	return c.post(ctx, c.batchURL, "/v1/batch", body, retry)
 }
 
@@ -236,7 +246,7 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
 	}
 	req.Body = body.reader()
-	req.ContentLength = int64(len(body.buf))
+	req.ContentLength = int64(body.size)
 	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	// The constant headers are shared, read-only slices built once in
 	// NewClient (a RoundTripper must not modify its request), which saves
