@@ -12,6 +12,7 @@ type job[T any] struct {
 	base    int       // requests that carried these items before (a bisected batch's halves inherit)
 	tries   int       // calls of Do for this request
 	counted int       // of which count against MaxAttempts
+	hurried bool      // an Immediate retry was made: it does not count in the backoff schedule
 	code    int       // the last failed attempt's status code
 	err     error     // the last failed attempt's error
 	wake    time.Time // a parked job is due then

@@ -102,7 +102,15 @@ func (e *engine[T]) attempt(w *workerState, j job[T]) event[T] {
 			e.finish(j, StatusFailed, code, &GaveUpError{Attempts: j.counted, Err: err})
 			break
 		}
-		j.wake = time.Now().Add(e.opts.Backoff(j.counted))
+		switch {
+		case v.Immediate && !j.hurried:
+			j.hurried = true
+			j.wake = time.Now() // due at once: the dispatcher hands it out first
+		case j.hurried:
+			j.wake = time.Now().Add(e.opts.Backoff(j.counted - 1))
+		default:
+			j.wake = time.Now().Add(e.opts.Backoff(j.counted))
+		}
 		ev.kind, ev.job = parked, j
 	case v.Systemic:
 		e.finish(j, StatusFailed, code, err)

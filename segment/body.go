@@ -2,6 +2,7 @@ package segment
 
 import (
 	"io"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,18 @@ type reqBody struct {
 	own   []byte // the bytes the body owns: an identify's copy, a batch envelope's end
 	size  int    // Σ len(parts[i])
 	refs  atomic.Int32
+
+	// reused is set when the transport sends the request on a connection that
+	// carried earlier ones (httptrace's GotConn, through trace).
+	reused atomic.Bool
+	trace  httptrace.ClientTrace
 }
 
-var reqBodyPool = sync.Pool{New: func() any { return &reqBody{own: make([]byte, 0, 512)} }}
+var reqBodyPool = sync.Pool{New: func() any {
+	b := &reqBody{own: make([]byte, 0, 512)}
+	b.trace.GotConn = b.gotConn
+	return b
+}}
 
 // Bounds on what a pooled body keeps: parts for a full batch of
 // MaxBatchEvents events, and own for the longest identify body.
@@ -45,9 +55,12 @@ const (
 func getReqBody() *reqBody {
 	b := reqBodyPool.Get().(*reqBody)
 	b.parts, b.own, b.size = b.parts[:0], b.own[:0], 0
+	b.reused.Store(false)
 	b.refs.Store(1)
 	return b
 }
+
+func (b *reqBody) gotConn(info httptrace.GotConnInfo) { b.reused.Store(info.Reused) }
 
 // add appends p to the body's parts.
 func (b *reqBody) add(p []byte) {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -241,7 +243,13 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	defer body.release()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	trace := &body.trace
+	if httptrace.ContextClientTrace(ctx) != nil {
+		// WithClientTrace composes a caller's trace into ours by changing it: give it
+		// one of its own, not the pooled one.
+		trace = &httptrace.ClientTrace{GotConn: body.gotConn}
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, nil)
 	if err != nil {
 		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
 	}
@@ -260,7 +268,7 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
+		return 0, &RequestError{Path: path, Err: c.scrub.Error(err), Stale: body.reused.Load() && ctx.Err() == nil && !isTimeout(err)}
 	}
 	code := resp.StatusCode
 	if code >= 200 && code <= 299 {
@@ -278,6 +286,13 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	_ = resp.Body.Close()
 	se.Body = c.scrub.Cut(head[:n], MaxErrorBody) // cut first, then scrubbed: see Scrubber
 	return code, se
+}
+
+// isTimeout reports whether err is a timeout (of an http.Client, a dialer, a
+// deadline).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
