@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -87,5 +88,22 @@ func TestBodyForgetsEvents(t *testing.T) {
 	}
 	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
 		t.Errorf("Read after Close = %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// TestBodyConnReadFrom: a body copied to the connection through the pooled
+// buffer arrives whole, as the transport hands it (a LimitedReader).
+func TestBodyConnReadFrom(t *testing.T) {
+	client, server := net.Pipe()
+	want := bytes.Repeat([]byte("0123456789abcdef"), 5000) // 80 KB: several buffers
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(server)
+		got <- b
+	}()
+	n, err := bodyConn{client}.ReadFrom(io.LimitReader(bytes.NewReader(want), int64(len(want))))
+	client.Close()
+	if b := <-got; err != nil || n != int64(len(want)) || !bytes.Equal(b, want) {
+		t.Errorf("ReadFrom = %d, %v; %d bytes arrived, want %d intact", n, err, len(b), len(want))
 	}
 }

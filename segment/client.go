@@ -164,21 +164,6 @@ func parseEndpoint(endpoint string) (string, error) {
 	return u.Scheme + "://" + u.Host + path, nil
 }
 
-// newTransport returns a keep-alive transport sized for a pool of workers
-// talking to one host.
-func newTransport() *http.Transport {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = dt.Clone()
-	} else {
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
-	}
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 90 * time.Second
-	return t
-}
-
 // String describes the client without its write key.
 func (c *Client) String() string {
 	return "segment.Client{endpoint: " + strings.TrimSuffix(c.identifyURL, "/v1/identify") + "}"
