@@ -45,5 +45,5 @@ func (dryRun) Do(context.Context, []loop.Item[payload], int) (int, error) { retu
 // classify maps Segment's reading of a failed attempt onto the loop's.
 func classify(_ int, err error) loop.Verdict {
 	v := segment.Classify(err)
-	return loop.Verdict{Retry: v.Retry, RetryAfter: v.RetryAfter, Throttled: v.Throttled, Fatal: v.Fatal, Systemic: v.Endpoint}
+	return loop.Verdict{Retry: v.Retry, Immediate: v.Immediate, RetryAfter: v.RetryAfter, Throttled: v.Throttled, Fatal: v.Fatal, Systemic: v.Endpoint}
 }

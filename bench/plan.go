@@ -78,9 +78,6 @@ func plan(quick bool) []*scenario {
 // clean time its faulty time is judged against.
 const clientClean = "segloop, no faults"
 
-// faultsTarget is issue 11's bound on the time through faults, × the clean time.
-const faultsTarget = 2.0
-
 // figs collects the figures of one scenario.
 type figs struct {
 	name string
@@ -206,36 +203,5 @@ func memoryFigures(sc *scenario, runs []runResult) []figure {
 	f.add("peak RSS, large ÷ small", r, fmtRatio(r), "≤ 1.10× (issue 7)", atMost(r, 1.10))
 	f.info(fmt.Sprintf("segloop: delivered items/s, %d rows", large),
 		medianOf(runs, clientSegloop, large, func(r runResult) float64 { return delivered(r) / r.WallSec }), fmtPerSec)
-	return f.list
-}
-
-func faultFigures(sc *scenario, runs []runResult) []figure {
-	f := &figs{name: sc.Name}
-	rows := sc.Rows[0]
-	clean := medianOf(runs, clientClean, rows, wall)
-	for _, c := range sc.Clients {
-		del := medianOf(runs, c.Name, rows, delivered) / float64(rows)
-		switch c.Name {
-		case clientClean:
-			f.info(c.Name+": wall time", clean, fmtSec)
-			f.info(c.Name+": rows not delivered", medianOf(runs, c.Name, rows, notDelivered), fmtCount)
-			continue
-		case clientSegloop:
-			t := medianOf(runs, c.Name, rows, wall)
-			tr := ratio(t, clean)
-			f.add(c.Name+": time ÷ clean time", tr, fmt.Sprintf("%s = %s clean %s", fmtRatio(tr), fmtSec(t), fmtSec(clean)),
-				fmt.Sprintf("≤ %.0f× (issue 11)", faultsTarget), atMost(tr, faultsTarget))
-			f.add(c.Name+": rows delivered", del, fmtPct(del), "100% (issue 11)", atLeast(del, 1))
-			f.info(c.Name+": retries", medianOf(runs, c.Name, rows, func(r runResult) float64 { return float64(r.Report.Retries) }), fmtCount)
-		default:
-			f.info(c.Name+": rows delivered", del, fmtPct)
-			f.info(c.Name+": rows lost", medianOf(runs, c.Name, rows, notDelivered), fmtCount)
-		}
-		f.info(c.Name+": requests beyond one per batch", medianOf(runs, c.Name, rows, func(r runResult) float64 {
-			return float64(r.Server.Requests) - math.Ceil(float64(rows)/float64(batchSize))
-		}), fmtCount)
-		f.info(c.Name+": duplicate events (same messageId)", medianOf(runs, c.Name, rows, func(r runResult) float64 { return float64(r.Server.Duplicates) }), fmtCount)
-		f.info(c.Name+": wall time", medianOf(runs, c.Name, rows, wall), fmtSec)
-	}
 	return f.list
 }

@@ -33,6 +33,13 @@ type Verdict struct {
 	// Retry tries again after a backoff, counting against Options.MaxAttempts, unless
 	// RetryAfter > 0. The request waits out its backoff parked: it holds no worker.
 	Retry bool
+	// Immediate, with Retry, tries again at once instead of after a backoff, once per
+	// request: for a failure that says nothing about the remote end's load, such as a
+	// kept-alive connection the remote end had already closed. The attempt counts
+	// against MaxAttempts like any other, and waits on the limiter, but it does not
+	// lengthen the request's later backoffs (the first backoff after it is the first
+	// step of the schedule). A request's later Immediate failures back off.
+	Immediate bool
 	// RetryAfter > 0 pauses every request this long (a shared cooldown held by the
 	// limiter, see Feedback) and then retries; it does not use an attempt, and the run's
 	// total hold is bounded by Options.RateLimitBudget.

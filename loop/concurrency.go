@@ -37,6 +37,10 @@ const (
 	// headroom: with a limiter of known rate R, the limit is (1 + headroom) × R × round
 	// trip, enough for the limiter to reach its rate.
 	headroom = 0.5
+	// slowExit: in slow start, a round whose mean round trip exceeds the baseline by this
+	// factor ends slow start (as HyStart ends TCP's on a delay increase): the queue it
+	// announces may not show as one before the next doubling has overshot it.
+	slowExit = 1.125
 	// minRound is the fewest samples a round is judged on.
 	minRound = 8
 	// fullUse is the share of the limit that must be in flight, on average over a round,
@@ -69,7 +73,8 @@ const (
 //     limiter that binds sets the load, so more requests in flight only wait on it), and
 //     is trimmed back to it when it is twice as much (the limiter slowed down). With R
 //     unlimited, a full pool grows the limit, twice as large per round in slow start, then
-//     by sqrt(limit). With a limiter that does not say its rate, the pool grows the same
+//     by sqrt(limit); slow start also ends at a round whose mean exceeds the baseline by
+//     slowExit. With a limiter that does not say its rate, the pool grows the same
 //     way while most of a round's requests waited on it less than a tenth of their round
 //     trip.
 //
@@ -192,6 +197,9 @@ func (g *gradient) decide(now time.Time, mean time.Duration, full, waited bool) 
 	case full && g.lim < target && !math.IsInf(target, 1):
 		g.lim = min(g.max, target)
 	case full && g.lim < target:
+		if g.slow && float64(mean) > slowExit*float64(g.base) {
+			g.slow = false // the round trips have begun to lengthen: grow gently from now on
+		}
 		step := max(1, math.Floor(math.Sqrt(g.lim)))
 		if g.slow {
 			step = g.lim

@@ -12,6 +12,7 @@ type job[T any] struct {
 	base    int       // requests that carried these items before (a bisected batch's halves inherit)
 	tries   int       // calls of Do for this request
 	counted int       // of which count against MaxAttempts
+	hurried bool      // an Immediate retry was made: it does not count in the backoff schedule
 	code    int       // the last failed attempt's status code
 	err     error     // the last failed attempt's error
 	wake    time.Time // a parked job is due then
@@ -132,6 +133,9 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 		)
 		if next, ok = d.next(); ok {
 			out = e.work
+			if d.inFlight >= e.started && e.started < len(e.workers) {
+				e.spawn() // every worker is busy: one more takes the job
+			}
 		}
 		// Nil channels are left out of the select: a channel in it costs a lock.
 		in, stop, fire := batches, stopped, timer.C
@@ -153,7 +157,7 @@ func (e *engine[T]) dispatch(d *dispatcher[T]) {
 				batches = nil
 				continue
 			}
-			b.res = b.res[:len(b.items)]
+			b.fates = b.fates[:len(b.items)]
 			b.pending.Store(1)
 			d.fresh = b
 		case ev := <-e.events:

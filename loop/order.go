@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // order keeps the items of each Item.Key in input order. At most one item of a key is
@@ -24,8 +25,10 @@ type order[T any] struct {
 	held     int                  // items queued or released, not yet taken
 	max      int
 	draining bool
-	waiting  bool        // admit waits for room: no new item comes until some are taken
-	spare    []*queue[T] // emptied queues, for reuse
+	// waiting: admit waits for room, so no new item comes until some are taken. Written
+	// under mu; read without it by stalled.
+	waiting atomic.Bool
+	spare   []*queue[T] // emptied queues, for reuse
 
 	room  chan struct{} // capacity 1: held fell below max (one waiter: the producer)
 	ready chan struct{} // capacity 1: released is not empty, or admit began to wait (one waiter: the batcher)
@@ -73,7 +76,7 @@ func (o *order[T]) admit(ctx context.Context, it Item[T]) bool {
 			o.mu.Unlock()
 			return false
 		}
-		o.waiting = true
+		o.waiting.Store(true)
 		o.mu.Unlock()
 		signal(o.ready) // the batcher should not linger over a batch that nothing will fill
 		select {
@@ -82,7 +85,7 @@ func (o *order[T]) admit(ctx context.Context, it Item[T]) bool {
 			o.drain()
 		}
 		o.mu.Lock()
-		o.waiting = false
+		o.waiting.Store(false)
 	}
 }
 
@@ -138,7 +141,7 @@ func (o *order[T]) release(items []Item[T]) {
 // no longer held.
 func (o *order[T]) take(buf []Item[T]) ([]Item[T], bool) {
 	o.mu.Lock()
-	waiting, n := o.waiting, len(o.released)
+	waiting, n := o.waiting.Load(), len(o.released)
 	made := o.held >= o.max && o.held-n < o.max
 	buf = append(buf, o.released...)
 	o.held -= n
@@ -150,6 +153,10 @@ func (o *order[T]) take(buf []Item[T]) ([]Item[T], bool) {
 	}
 	return buf, waiting
 }
+
+// stalled reports whether admit is waiting for room: reading has paused, so nothing
+// comes from the source until held items are taken.
+func (o *order[T]) stalled() bool { return o.waiting.Load() }
 
 // holding reports whether any item is still held (queued or released, not yet taken).
 func (o *order[T]) holding() bool {

@@ -72,10 +72,8 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 			open()
 		}
 		switch {
-		case it.Err != nil:
-			b.settled = append(b.settled, Result[T]{Item: it, Status: StatusInvalid, Err: it.Err})
-		case it.Settled != "":
-			b.settled = append(b.settled, Result[T]{Item: it, Status: it.Settled})
+		case it.Err != nil || it.Settled != "":
+			b.settled = append(b.settled, it)
 		default:
 			if e.opts.BatchBytes > 0 && len(b.items) > 0 && b.bytes+it.Size > e.opts.BatchBytes {
 				flush()
@@ -116,9 +114,14 @@ func (e *engine[T]) batch(feed <-chan Item[T]) {
 					break
 				}
 			}
-			if !ok {
+			switch {
+			case !ok:
 				feed = nil
 				flush() // no more items to wait for: only released ones, which need no linger
+			case len(feed) == 0 && e.order.stalled():
+				// Reading waits for held items to go: nothing comes to fill the batch. (The
+				// signal on order.ready may have been taken before these items came.)
+				flush()
 			}
 		case <-e.order.ready:
 			var waiting bool

@@ -92,17 +92,18 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	}
 
 	// wg owns every goroutine Run starts. None fails: a bad item is a result and a
-	// fatal outcome cancels runCtx.
-	var wg, senders sync.WaitGroup
+	// fatal outcome cancels runCtx. The workers start as they are needed (see
+	// engine.spawn): first the fixed concurrency, or the adaptive one's start.
+	var wg sync.WaitGroup
+	e.workers = make([]workerState, pool)
 	feed := make(chan Item[T], o.BatchSize)
 	wg.Go(func() { e.produce(feed) })
-	senders.Go(func() { e.batch(feed) })
-	wg.Go(func() { e.dispatch(newDispatcher(o)) })
-	workers := make([]workerState, pool)
-	for i := range workers {
-		senders.Go(func() { e.work1(&workers[i]) })
+	e.senders.Go(func() { e.batch(feed) })
+	for range min(pool, max(o.Concurrency, initialConcurrency)) {
+		e.spawn()
 	}
-	wg.Go(func() { senders.Wait(); close(e.results) })
+	wg.Go(func() { e.dispatch(newDispatcher(o)) })
+	wg.Go(func() { e.senders.Wait(); close(e.results) })
 	done := make(chan struct{})
 	wg.Go(func() { drainAfter(runCtx, done, o.DrainTimeout, stopWait, stopDo) })
 
@@ -111,8 +112,8 @@ func Run[T any](ctx context.Context, src Source[T], act Action[T], opts Options[
 	close(done)
 	wg.Wait()
 
-	for i := range workers {
-		w := &workers[i]
+	for i := range e.workers[:e.started] {
+		w := &e.workers[i]
 		sum.Requests += w.requests
 		sum.Retries += w.retries
 		sum.Throttled += w.throttled
@@ -179,20 +180,52 @@ type engine[T any] struct {
 	made    int            // batches allocated (batcher only)
 	maxMade int
 
+	// senders owns the goroutines that send to results: the batcher and the workers.
+	// workers[:started] are the states of the workers started so far; the dispatcher
+	// starts more (spawn) while at least one runs, so that senders never counts down
+	// to zero before the dispatcher is done.
+	senders sync.WaitGroup
+	workers []workerState
+	started int
+
 	read    int64 // items read (producer; read after it exits)
 	readErr error // the source's fatal error (producer; read after it exits)
 	peak    int   // most jobs in flight (dispatcher; read after it exits)
 }
 
-// batch is the unit that travels the pipeline: the items of one request, their results,
-// and the settled items (invalid, skipped, unchanged) read alongside them.
+// batch is the unit that travels the pipeline: the items of one request, their fates,
+// and the settled items (invalid, skipped, unchanged) read alongside them. The collector
+// makes each item's Result from the item and its fate, so that a batch in flight holds
+// one Item per item and not a second copy of it in a Result.
 type batch[T any] struct {
-	items   []Item[T]   // items to send, together
-	res     []Result[T] // res[i] is the outcome of items[i]; filled by the workers
-	settled []Result[T] // results of the items that are not sent, filled by the batcher
-	bytes   int         // sum of items[i].Size
-	start   time.Time   // when a worker first took up the batch
+	items   []Item[T] // items to send, together
+	fates   []fate    // fates[i] is what became of items[i]; filled by the workers
+	settled []Item[T] // the items that are not sent (Err or Settled set), filled by the batcher
+	bytes   int       // sum of items[i].Size
+	start   time.Time // when a worker first took up the batch
 	pending atomic.Int32
+}
+
+// fate is the final outcome of one item sent: its Result without the Item.
+type fate struct {
+	err      error
+	d        time.Duration
+	st       Status
+	attempts int32
+	code     int32
+}
+
+// sentResult is the Result of it, sent, whose fate is f.
+func sentResult[T any](it Item[T], f *fate) Result[T] {
+	return Result[T]{Item: it, Status: f.st, Attempts: int(f.attempts), Code: int(f.code), Err: f.err, Duration: f.d}
+}
+
+// settledResult is the Result of an item that is not sent: invalid, or settled.
+func settledResult[T any](it Item[T]) Result[T] {
+	if it.Err != nil {
+		return Result[T]{Item: it, Status: StatusInvalid, Err: it.Err}
+	}
+	return Result[T]{Item: it, Status: it.Settled}
 }
 
 // get returns an empty batch, recycling one when available. It may block until the
@@ -206,7 +239,7 @@ func (e *engine[T]) get() *batch[T] {
 	if e.made < e.maxMade {
 		e.made++
 		n := e.opts.BatchSize
-		return &batch[T]{items: make([]Item[T], 0, n), res: make([]Result[T], 0, n)}
+		return &batch[T]{items: make([]Item[T], 0, n), fates: make([]fate, 0, n)}
 	}
 	return <-e.free
 }
@@ -215,18 +248,20 @@ func (e *engine[T]) get() *batch[T] {
 // results channel is closed.
 func (e *engine[T]) collect(sum *Summary) {
 	for b := range e.results {
-		for i := range b.res {
-			sum.count(b.res[i].Status)
-			e.opts.OnResult(b.res[i])
+		for i := range b.fates {
+			r := sentResult(b.items[i], &b.fates[i])
+			sum.count(r.Status)
+			e.opts.OnResult(r)
 		}
 		for i := range b.settled {
-			sum.count(b.settled[i].Status)
-			e.opts.OnResult(b.settled[i])
+			r := settledResult(b.settled[i])
+			sum.count(r.Status)
+			e.opts.OnResult(r)
 		}
 		clear(b.items)
-		clear(b.res)
+		clear(b.fates)
 		clear(b.settled)
-		b.items, b.res, b.settled, b.bytes, b.start = b.items[:0], b.res[:0], b.settled[:0], 0, time.Time{}
+		b.items, b.fates, b.settled, b.bytes, b.start = b.items[:0], b.fates[:0], b.settled[:0], 0, time.Time{}
 		e.free <- b // never blocks: free holds every batch ever made
 	}
 }

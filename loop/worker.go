@@ -11,6 +11,16 @@ type workerState struct {
 	requests, retries, throttled, splits int64
 }
 
+// spawn starts one more worker. Run starts the first ones; after that only the
+// dispatcher calls it, when a job is ready and every worker started is busy, so that a
+// run has as many workers as it had requests in flight at most, not one per slot of the
+// adaptive cap (each worker's stack grows to the depth of a request).
+func (e *engine[T]) spawn() {
+	w := &e.workers[e.started]
+	e.started++
+	e.senders.Go(func() { e.work1(w) })
+}
+
 // work1 is one worker: it makes one attempt per job the dispatcher hands it, and reports
 // each job back as one event, until e.work is closed.
 func (e *engine[T]) work1(w *workerState) {
@@ -92,7 +102,15 @@ func (e *engine[T]) attempt(w *workerState, j job[T]) event[T] {
 			e.finish(j, StatusFailed, code, &GaveUpError{Attempts: j.counted, Err: err})
 			break
 		}
-		j.wake = time.Now().Add(e.opts.Backoff(j.counted))
+		switch {
+		case v.Immediate && !j.hurried:
+			j.hurried = true
+			j.wake = time.Now() // due at once: the dispatcher hands it out first
+		case j.hurried:
+			j.wake = time.Now().Add(e.opts.Backoff(j.counted - 1))
+		default:
+			j.wake = time.Now().Add(e.opts.Backoff(j.counted))
+		}
 		ev.kind, ev.job = parked, j
 	case v.Systemic:
 		e.finish(j, StatusFailed, code, err)
@@ -141,8 +159,9 @@ func (e *engine[T]) finish(j job[T], st Status, code int, err error) {
 	b := j.b
 	attempts := j.base + j.tries
 	d := time.Since(b.start)
+	f := fate{err: err, d: d, st: st, attempts: int32(attempts), code: int32(code)}
 	for i := j.lo; i < j.hi; i++ {
-		b.res[i] = Result[T]{Item: b.items[i], Status: st, Attempts: attempts, Code: code, Err: err, Duration: d}
+		b.fates[i] = f
 	}
 	e.order.release(b.items[j.lo:j.hi])
 	if b.pending.Add(-1) == 0 {

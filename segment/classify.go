@@ -73,6 +73,11 @@ type Verdict struct {
 	// cannot help, and if every request is refused this way the endpoint is
 	// wrong. Retry is false.
 	Endpoint bool
+	// Immediate, with Retry: the request failed on a stale connection (see
+	// RequestError.Stale), which says nothing about the server's load, so the
+	// first such failure of a request may be retried at once instead of after
+	// a backoff.
+	Immediate bool
 }
 
 // Classify turns the error of one Client call into a Verdict, following the
@@ -89,7 +94,8 @@ type Verdict struct {
 //     host name, expired, ...) or an answer that is not TLS: permanent,
 //     Endpoint (retrying cannot fix a certificate).
 //   - network errors, connection resets, unexpected EOFs and timeouts
-//     (including a per-request context.DeadlineExceeded): Retry.
+//     (including a per-request context.DeadlineExceeded): Retry; a
+//     *RequestError that is Stale also Immediate.
 //   - a *ValidationError and any other error: permanent.
 func Classify(err error) Verdict {
 	if err == nil {
@@ -106,7 +112,8 @@ func Classify(err error) Verdict {
 		return Verdict{Endpoint: true}
 	}
 	if isNetworkError(err) {
-		return Verdict{Retry: true}
+		var re *RequestError
+		return Verdict{Retry: true, Immediate: errors.As(err, &re) && re.Stale}
 	}
 	return Verdict{}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -162,21 +164,6 @@ func parseEndpoint(endpoint string) (string, error) {
 	return u.Scheme + "://" + u.Host + path, nil
 }
 
-// newTransport returns a keep-alive transport sized for a pool of workers
-// talking to one host.
-func newTransport() *http.Transport {
-	var t *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = dt.Clone()
-	} else {
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
-	}
-	t.MaxIdleConns = 256
-	t.MaxIdleConnsPerHost = 128
-	t.IdleConnTimeout = 90 * time.Second
-	return t
-}
-
 // String describes the client without its write key.
 func (c *Client) String() string {
 	return "segment.Client{endpoint: " + strings.TrimSuffix(c.identifyURL, "/v1/identify") + "}"
@@ -206,23 +193,33 @@ func (c *Client) Identify(ctx context.Context, event []byte, retry int) (int, er
 		prev--
 	}
 	body := getReqBody()
-	b := append(body.buf, event[:end]...)
+	b := append(body.own, event[:end]...)
 	if prev >= 0 && event[prev] != '{' {
 		b = append(b, ',')
 	}
 	b = append(b, `"sentAt":"`...)
 	b = c.now().UTC().AppendFormat(b, time.RFC3339Nano)
-	body.buf = append(b, `"}`...)
+	body.own = append(b, `"}`...)
+	body.add(body.own)
 	return c.post(ctx, c.identifyURL, "/v1/identify", body, retry)
 }
 
 // Batch sends serialized events (as AppendJSON makes them) in one
-// POST /v1/batch body built by AppendBatch, with sentAt from Config.Now.
-// It does not check the size limits: group events with a Packer first.
-// retry and the results are as for Identify. events are copied.
+// POST /v1/batch body, the one AppendBatch makes, with sentAt from
+// Config.Now. It does not check the size limits: group events with a Packer
+// first. retry and the results are as for Identify.
+//
+// Batch sends the events from the caller's slices, without copying them into
+// a body of its own, and the transport may still be reading them after Batch
+// returns (an http.RoundTripper may go on writing a body once the answer has
+// come, and it rewinds the body to resend it on a new connection). So the
+// events' bytes must not be modified once they are passed, ever: pass events
+// that are written once, such as AppendJSON's output in a buffer that is not
+// reused. The events slice itself is not kept; the caller may reuse it as
+// soon as Batch returns.
 func (c *Client) Batch(ctx context.Context, events [][]byte, retry int) (int, error) {
 	body := getReqBody()
-	body.buf = AppendBatch(body.buf, events, c.now())
+	body.batch(events, c.now())
 	return c.post(ctx, c.batchURL, "/v1/batch", body, retry)
 }
 
@@ -231,12 +228,18 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	defer body.release()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	trace := &body.trace
+	if httptrace.ContextClientTrace(ctx) != nil {
+		// WithClientTrace composes a caller's trace into ours by changing it: give it
+		// one of its own, not the pooled one.
+		trace = &httptrace.ClientTrace{GotConn: body.gotConn}
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, nil)
 	if err != nil {
 		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
 	}
 	req.Body = body.reader()
-	req.ContentLength = int64(len(body.buf))
+	req.ContentLength = int64(body.size)
 	req.GetBody = func() (io.ReadCloser, error) { return body.reader(), nil }
 	// The constant headers are shared, read-only slices built once in
 	// NewClient (a RoundTripper must not modify its request), which saves
@@ -250,7 +253,7 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, &RequestError{Path: path, Err: c.scrub.Error(err)}
+		return 0, &RequestError{Path: path, Err: c.scrub.Error(err), Stale: body.reused.Load() && ctx.Err() == nil && !isTimeout(err)}
 	}
 	code := resp.StatusCode
 	if code >= 200 && code <= 299 {
@@ -268,6 +271,13 @@ func (c *Client) post(ctx context.Context, url, path string, body *reqBody, retr
 	_ = resp.Body.Close()
 	se.Body = c.scrub.Cut(head[:n], MaxErrorBody) // cut first, then scrubbed: see Scrubber
 	return code, se
+}
+
+// isTimeout reports whether err is a timeout (of an http.Client, a dialer, a
+// deadline).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }

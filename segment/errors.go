@@ -92,6 +92,12 @@ func (e *StatusError) Is(target error) bool {
 type RequestError struct {
 	Path string // "/v1/identify" or "/v1/batch"
 	Err  error
+	// Stale: the request went out on a kept-alive connection that had carried
+	// earlier requests, and that connection failed (reset, closed) before any
+	// answer, with no timeout and no cancellation: most often the remote end
+	// had already closed it, the stale-connection case that HTTP clients retry
+	// at once on another connection (net/http does, for idempotent requests).
+	Stale bool
 }
 
 // Error returns "segment: POST /v1/batch: <cause>".

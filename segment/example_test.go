@@ -54,9 +54,9 @@ func Example() {
 	}
 	// Output:
 	// {"type":"identify","messageId":"sl-ef609017545860061c27c63972080be2","userId":"u-1001","traits":{"plan":"pro","email":"ada@example.com"}}
-	// attempt 0: status 429, verdict {Retry:true RetryAfter:2s Throttled:true Fatal:false Endpoint:false}
+	// attempt 0: status 429, verdict {Retry:true RetryAfter:2s Throttled:true Fatal:false Endpoint:false Immediate:false}
 	// server: X-Retry-Count 1
-	// attempt 1: status 200, verdict {Retry:false RetryAfter:0s Throttled:false Fatal:false Endpoint:false}
+	// attempt 1: status 200, verdict {Retry:false RetryAfter:0s Throttled:false Fatal:false Endpoint:false Immediate:false}
 }
 
 // ExamplePacker groups serialized events into batches under Segment's limits.
