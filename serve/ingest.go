@@ -68,11 +68,13 @@ func ingestRecords(ctx context.Context, in *intake, body io.Reader, format sourc
 		case header != nil:
 			it.Data = appendCells(nil, header, rec.Cells)
 		}
-		fields := rec.Fields
-		if fields == nil && rec.Err == nil && rec.Header != nil {
-			fields = rec.Map() // a row (cells by position): the partitioner maps by name
+		var err2 error
+		if rec.Header != nil && rec.Err == nil {
+			err2 = in.addRow(ctx, it, rec.Header, rec.Cells)
+		} else {
+			err2 = in.add(ctx, it, rec.Fields)
 		}
-		if err := in.add(ctx, it, fields); err != nil {
+		if err := err2; err != nil {
 			return nil, internal(fmt.Errorf("storing the body: %w", err))
 		}
 	}
@@ -80,8 +82,8 @@ func ingestRecords(ctx context.Context, in *intake, body io.Reader, format sourc
 
 // appendCells appends a CSV row as its cells: for each header column the
 // row has, the column's position and the cell, length-prefixed. Stored so,
-// a row costs a copy to store and a map to read back (cellFields), not a
-// JSON encoding and decoding.
+// a row costs a copy to store and a string to read back (rowCells), not a
+// JSON encoding and decoding, and is mapped by column position.
 func appendCells(b []byte, header, cells []string) []byte {
 	for i, v := range cells[:min(len(cells), len(header))] {
 		b = binary.AppendUvarint(b, uint64(i))
@@ -91,25 +93,29 @@ func appendCells(b []byte, header, cells []string) []byte {
 	return b
 }
 
-// cellFields reads back a row stored by appendCells: the record's Fields,
-// as the CSV reader gave them.
-func cellFields(data []byte, header []string) (map[string]any, error) {
-	fields := make(map[string]any, len(header))
-	for len(data) > 0 {
-		i, n := binary.Uvarint(data)
-		if n <= 0 || i >= uint64(len(header)) {
+// rowCells reads back a row stored by appendCells: its cells, as the CSV
+// reader gave them (one string for the row, the cells cut from it).
+func rowCells(data []byte) ([]string, error) {
+	row := string(data)
+	var cells []string
+	for at := 0; at < len(row); {
+		i, n := binary.Uvarint(data[at:])
+		if n <= 0 || i != uint64(len(cells)) {
 			return nil, errors.New("corrupt stored row")
 		}
-		data = data[n:]
-		l, n := binary.Uvarint(data)
-		if n <= 0 || l > uint64(len(data)-n) {
+		at += n
+		l, n := binary.Uvarint(data[at:])
+		if n <= 0 || l > uint64(len(data)-at-n) {
 			return nil, errors.New("corrupt stored row")
 		}
-		data = data[n:]
-		fields[header[i]] = string(data[:l])
-		data = data[l:]
+		at += n
+		if cells == nil {
+			cells = make([]string, 0, 8)
+		}
+		cells = append(cells, row[at:at+int(l)])
+		at += int(l)
 	}
-	return fields, nil
+	return cells, nil
 }
 
 // ingestEnvelope stores the items of a JSON body {"items": [...], "mapping":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/runstore"
+	"github.com/segloop/segloop/segment"
 )
 
 // partitioner tells the part of a run an item belongs to: a hash of its
@@ -25,6 +26,9 @@ type partitioner struct {
 	m       *mapping.Mapping
 	trigger map[string]any
 	parts   int
+
+	header []string         // the rows' header bound, by identity
+	bound  *mapping.Mapping // m bound to header
 }
 
 func newPartitioner(sp spec, parts int) (*partitioner, error) {
@@ -43,19 +47,35 @@ func newPartitioner(sp spec, parts int) (*partitioner, error) {
 
 // part returns the part of the item at index with fields (nil: unreadable).
 func (p *partitioner) part(index int64, fields map[string]any) int {
-	if fields != nil {
-		in, err := p.m.Apply(mapping.Env{Item: fields, Trigger: p.trigger, Index: index})
-		user := in.UserID
-		if user == "" {
-			user = in.AnonymousID
-		}
-		if err == nil && user != "" {
-			h := fnv.New32a()
-			h.Write([]byte(user))
-			return int(h.Sum32() % uint32(p.parts))
-		}
+	if fields == nil {
+		return int(index % int64(p.parts))
 	}
-	return int(index % int64(p.parts))
+	in, err := p.m.Apply(mapping.Env{Item: fields, Trigger: p.trigger, Index: index})
+	return p.of(index, in, err)
+}
+
+// partRow returns the part of the row at index with cells under header
+// (the rows of a body share one header slice), mapped by column position
+// as segloop.Run maps rows.
+func (p *partitioner) partRow(index int64, header, cells []string) int {
+	if p.bound == nil || len(header) != len(p.header) || len(header) > 0 && &header[0] != &p.header[0] {
+		p.header, p.bound = header, p.m.ForHeader(header)
+	}
+	in, err := p.bound.Apply(mapping.Env{Row: cells, Trigger: p.trigger, Index: index})
+	return p.of(index, in, err)
+}
+
+func (p *partitioner) of(index int64, in segment.Identify, err error) int {
+	user := in.UserID
+	if user == "" {
+		user = in.AnonymousID
+	}
+	if err != nil || user == "" {
+		return int(index % int64(p.parts))
+	}
+	h := fnv.New32a()
+	h.Write([]byte(user))
+	return int(h.Sum32() % uint32(p.parts))
 }
 
 // intake receives a body's items in order and stores each in its part:
@@ -82,6 +102,12 @@ func (in *intake) add(ctx context.Context, it runstore.Item, fields map[string]a
 		fields = nil
 	}
 	return in.up.Add(ctx, in.p.part(it.Index, fields), it)
+}
+
+// addRow stores it, a row with cells under header; the run's partitioner
+// is known (a CSV body).
+func (in *intake) addRow(ctx context.Context, it runstore.Item, header, cells []string) error {
+	return in.up.Add(ctx, in.p.partRow(it.Index, header, cells), it)
 }
 
 // finish stores the spooled items with p, and removes the spool.

@@ -65,8 +65,9 @@ func (s *partSource) Next() (source.Record, error) {
 	return record(it, s.header), nil
 }
 
-// record decodes a stored item: a CSV row's cells when header is set, else
-// a JSON object.
+// record decodes a stored item: a CSV row's cells under header when it is
+// set (every record of a part shares it, as a reader's rows share theirs),
+// else a JSON object.
 func record(it runstore.Item, header []string) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
 	if it.Error != "" {
@@ -75,10 +76,10 @@ func record(it runstore.Item, header []string) source.Record {
 	}
 	if header != nil {
 		var err error
-		if rec.Fields, err = cellFields(it.Data, header); err != nil {
+		if rec.Cells, err = rowCells(it.Data); err != nil {
 			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
 		}
-		rec.Raw = nil
+		rec.Header, rec.Raw = header, nil
 		return rec
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
