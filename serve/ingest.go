@@ -53,6 +53,7 @@ func ingestRecords(ctx context.Context, in *intake, body io.Reader, format sourc
 	if h, ok := src.(interface{ Header() []string }); ok {
 		header = h.Header()
 	}
+	var cells []byte // a row's stored form; Upload.Add copies it
 	for {
 		rec, err := src.Next()
 		if errors.Is(err, io.EOF) {
@@ -66,15 +67,15 @@ func ingestRecords(ctx context.Context, in *intake, body io.Reader, format sourc
 		case rec.Err != nil:
 			it.Error = rec.Err.Error()
 		case header != nil:
-			it.Data = appendCells(nil, header, rec.Cells)
+			cells = appendCells(cells[:0], header, rec.Cells)
+			it.Data = cells
 		}
-		var err2 error
 		if rec.Header != nil && rec.Err == nil {
-			err2 = in.addRow(ctx, it, rec.Header, rec.Cells)
+			err = in.addRow(ctx, it, rec.Header, rec.Cells)
 		} else {
-			err2 = in.add(ctx, it, rec.Fields)
+			err = in.add(ctx, it, rec.Fields)
 		}
-		if err := err2; err != nil {
+		if err != nil {
 			return nil, internal(fmt.Errorf("storing the body: %w", err))
 		}
 	}
@@ -95,7 +96,7 @@ func appendCells(b []byte, header, cells []string) []byte {
 
 // rowCells reads back a row stored by appendCells: its cells, as the CSV
 // reader gave them (one string for the row, the cells cut from it).
-func rowCells(data []byte) ([]string, error) {
+func rowCells(data []byte, columns int) ([]string, error) {
 	row := string(data)
 	var cells []string
 	for at := 0; at < len(row); {
@@ -110,7 +111,7 @@ func rowCells(data []byte) ([]string, error) {
 		}
 		at += n
 		if cells == nil {
-			cells = make([]string, 0, 8)
+			cells = make([]string, 0, columns)
 		}
 		cells = append(cells, row[at:at+int(l)])
 		at += int(l)

@@ -76,7 +76,7 @@ func record(it runstore.Item, header []string) source.Record {
 	}
 	if header != nil {
 		var err error
-		if rec.Cells, err = rowCells(it.Data); err != nil {
+		if rec.Cells, err = rowCells(it.Data, len(header)); err != nil {
 			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
 		}
 		rec.Header, rec.Raw = header, nil
@@ -84,12 +84,15 @@ func record(it runstore.Item, header []string) source.Record {
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
 	dec.UseNumber()
-	if err := dec.Decode(&rec.Fields); err != nil || rec.Fields == nil {
+	var fields map[string]any // not &rec.Fields: rec would move to the heap
+	if err := dec.Decode(&fields); err != nil || fields == nil {
 		if err == nil {
 			err = errors.New("not a JSON object")
 		}
-		rec.Fields, rec.Err = nil, fmt.Errorf("line %d: %w", it.Line, err)
+		rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
+		return rec
 	}
+	rec.Fields = fields
 	return rec
 }
 
