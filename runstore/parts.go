@@ -166,6 +166,7 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 // for reuse.
 type Group struct {
 	blob   []byte
+	packed []byte // blob as stored (pack), memory reused
 	n      int
 	kinds  int
 	counts Counts
@@ -186,7 +187,7 @@ func (g *Group) Add(index int64, status string, line []byte) {
 func (g *Group) Len() int { return g.n }
 
 // Reset empties g, keeping its memory.
-func (g *Group) Reset() { *g = Group{blob: g.blob[:0]} }
+func (g *Group) Reset() { *g = Group{blob: g.blob[:0], packed: g.packed[:0]} }
 
 // Record stores results of items of chunk no as one group (see
 // RecordGroup).
@@ -206,13 +207,17 @@ func (l *Lease) RecordGroup(ctx context.Context, no int, g *Group) error {
 		return nil
 	}
 	c := g.counts
+	data := pack(g.packed, g.blob)
+	if &data[0] != &g.blob[0] {
+		g.packed = data
+	}
 	return l.s.tx(ctx, func(tx *sql.Tx) error {
 		if err := l.fence(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO results (run, part, chunk, grp, worker, n, kinds, data)
 			VALUES ($1, $2, $3, (SELECT COALESCE(MAX(grp), -1) + 1 FROM results WHERE run = $1 AND part = $2 AND chunk = $3), $4, $5, $6, $7)`,
-			l.ref.Run, l.ref.Part, no, l.replica, g.n, g.kinds, g.blob); err != nil {
+			l.ref.Run, l.ref.Part, no, l.replica, g.n, g.kinds, data); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE runs SET ok = ok + $2, invalid = invalid + $3, failed = failed + $4, skipped = skipped + $5, unchanged = unchanged + $6 WHERE seq = $1`,

@@ -41,6 +41,8 @@ type Upload struct {
 	max   int // items per chunk
 	items int64
 	held  int // bytes in the parts' chunks not yet written
+
+	packed []byte // a chunk's blob as stored (pack), memory reused
 }
 
 // partBuilder is the chunk being filled of one part.
@@ -110,8 +112,12 @@ func (u *Upload) flush(ctx context.Context, part int) error {
 	if p.n == 0 {
 		return nil
 	}
+	data := pack(u.packed, p.buf)
+	if &data[0] != &p.buf[0] {
+		u.packed = data // reused (the driver has copied it)
+	}
 	_, err := u.s.w.ExecContext(ctx, `INSERT INTO chunks (run, part, no, first_idx, last_idx, items, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.seq, part, p.chunks, p.first, p.last, p.n, p.buf)
+		u.seq, part, p.chunks, p.first, p.last, p.n, data)
 	if err != nil {
 		return err
 	}
@@ -120,6 +126,9 @@ func (u *Upload) flush(ctx context.Context, part int) error {
 	p.buf, p.n = p.buf[:0], 0 // reused (the driver has copied it), unless large
 	if cap(p.buf) > keepBuffer {
 		p.buf = nil
+	}
+	if cap(u.packed) > keepBuffer {
+		u.packed = nil
 	}
 	return nil
 }
