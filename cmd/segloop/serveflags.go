@@ -99,7 +99,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	f.limiter.register(fs, getenv)
 	// Diff
 	fs.Var((*ledgerURL)(&f.diff), "diff",
-		"`DIR|postgres://…` let runs ask for diff mode (\"diff\": true: send only the items whose event changed since Segment last accepted one for their user): the ledgers, one per endpoint and write key, as files DIR/DESTINATION.ledger (created 0600), or schemas segloop_ledger_DESTINATION of a PostgreSQL database")
+		"`DIR|postgres://…` let runs ask for diff mode (\"diff\": true: send only the items whose event changed since Segment last accepted one for their user): the ledgers, one per endpoint and write key, as files DIR/DESTINATION.ledger (created 0600), or schemas segloop_ledger_DESTINATION of a PostgreSQL database (the only kind with --db postgres://…: replicas share it)")
 	// Logging
 	fs.StringVar(&f.logFormat, "log-format", "text", "`text|json` the format of logs on stderr")
 }
