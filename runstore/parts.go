@@ -138,7 +138,8 @@ func (l *Lease) fence(ctx context.Context, tx *sql.Tx) error {
 // yet, in index order, and how many items the chunk has.
 func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, err error) {
 	var data []byte
-	err = l.s.r.QueryRowContext(ctx, `SELECT data FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no).Scan(&data)
+	var n int
+	err = l.s.r.QueryRowContext(ctx, `SELECT data, items FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no).Scan(&data, &n)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading chunk %d of part %d: %w", no, l.ref.Part, err)
 	}
@@ -151,6 +152,7 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 		return nil, 0, err
 	}
 	slices.Sort(done)
+	items = make([]Item, 0, max(n-len(done), 0))
 	err = decodeItems(data, func(it Item) error {
 		total++
 		if _, found := slices.BinarySearch(done, it.Index); !found {

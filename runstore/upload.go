@@ -22,8 +22,9 @@ const (
 	// maxUploadBytes bounds the bytes an upload holds in all its parts'
 	// chunks: past it, the largest is written.
 	maxUploadBytes = 4 << 20
-	// keepBuffer is the largest chunk buffer kept for reuse once written.
-	keepBuffer = 256 << 10
+	// keepBuffer is the largest chunk buffer kept for reuse once written
+	// (a chunk of DefaultChunkItems small rows fits).
+	keepBuffer = 512 << 10
 	// MaxParts bounds the parts of a run.
 	MaxParts = 256
 )
