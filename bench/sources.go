@@ -158,7 +158,8 @@ func pgTable(file string) string {
 }
 
 // sourcesFigures are, per input kind: rows/s, CPU seconds and peak RSS on
-// the throughput size, rows/s ÷ the CSV's, peak RSS (judged for Parquet and
+// the throughput size, rows/s and CPU seconds ÷ the CSV's (CPU is the
+// steadier on a busy machine), peak RSS (judged for Parquet and
 // the queries) and rows/s on the large size, and the rows delivered of
 // both; then the bench process's own peak RSS, the floor of every client's.
 func sourcesFigures(sc *scenario, runs []runResult) []figure {
@@ -166,6 +167,7 @@ func sourcesFigures(sc *scenario, runs []runResult) []figure {
 	small, large := sc.Rows[0], sc.Rows[1]
 	rate := func(r runResult) float64 { return delivered(r) / r.WallSec }
 	csvRate := medianOf(runs, clientSourceCSV, small, rate)
+	csvCPU := medianOf(runs, clientSourceCSV, small, cpu)
 	pg := false
 	for _, c := range sc.Clients {
 		pg = pg || c.Name == clientSourcePG
@@ -175,7 +177,11 @@ func sourcesFigures(sc *scenario, runs []runResult) []figure {
 		if c.Name != clientSourceCSV {
 			f.info(c.Name+": rows/s ÷ CSV's", ratio(perSec, csvRate), fmtRatio)
 		}
-		f.info(c.Name+": CPU seconds (user+sys)", medianOf(runs, c.Name, small, cpu), fmtSec)
+		cpuSec := medianOf(runs, c.Name, small, cpu)
+		f.info(c.Name+": CPU seconds (user+sys)", cpuSec, fmtSec)
+		if c.Name != clientSourceCSV {
+			f.info(c.Name+": CPU seconds ÷ CSV's", ratio(cpuSec, csvCPU), fmtRatio)
+		}
 		f.info(fmt.Sprintf("%s: peak RSS (%d rows)", c.Name, small), medianOf(runs, c.Name, small, rssMiB), fmtMiB)
 		rss := medianOf(runs, c.Name, large, rssMiB)
 		metric := fmt.Sprintf("%s: peak RSS (%d rows)", c.Name, large)

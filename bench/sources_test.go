@@ -77,10 +77,10 @@ func TestSourcesFigures(t *testing.T) {
 	small, large := sc.Rows[0], sc.Rows[1]
 	var runs []runResult
 	for _, c := range sc.Clients {
-		wall, rss := 2.0, 40.0 // 100,000 rows/s; MiB at the large size
+		wall, cpu, rss := 2.0, 1.0, 40.0 // 100,000 rows/s; MiB at the large size
 		switch c.Name {
 		case "Parquet":
-			wall, rss = 4.0, 70
+			wall, cpu, rss = 4.0, 1.5, 70
 		case clientSourcePG:
 			rss = 64
 		}
@@ -90,7 +90,7 @@ func TestSourcesFigures(t *testing.T) {
 				unique--
 			}
 			runs = append(runs, runResult{Client: c.Name, Rows: rows, WallSec: wall * float64(rows) / float64(small),
-				CPUSec: 1, MaxRSSKiB: int64(rss * 1024), Server: serverStats{Unique: unique}})
+				CPUSec: cpu, MaxRSSKiB: int64(rss * 1024), Server: serverStats{Unique: unique}})
 		}
 	}
 	got := make(map[string]figure)
@@ -103,6 +103,7 @@ func TestSourcesFigures(t *testing.T) {
 	}{
 		{"Parquet: rows/s ÷ CSV's", "", 0.5},
 		{"PostgreSQL query: rows/s ÷ CSV's", "", 1},
+		{"Parquet: CPU seconds ÷ CSV's", "", 1.5},
 		{"CSV: rows/s (200000 rows)", "", 100_000},
 		{"Parquet: peak RSS (1000000 rows)", miss, 70},
 		{"PostgreSQL query: peak RSS (1000000 rows)", pass, 64},
