@@ -15,7 +15,8 @@ func (r Result) Success() bool { return r.Status.Success() }
 // same for the command's --results and the service's results:
 //
 //	{"index":0,"line":2,"userId":"u1","messageId":"…","status":"ok","success":true,"attempts":1,"httpStatus":200,"durationMs":12}
-//	{"index":3,"line":5,"userId":"","status":"invalid","success":false,"attempts":0,"error":"userId is required"}
+//	{"index":3,"line":5,"userId":"","messageId":"…","status":"invalid","success":false,"attempts":0,"error":"userId: userId or anonymousId is required"}
+//	{"index":4,"line":6,"userId":"","status":"invalid","success":false,"attempts":0,"error":"traits.seats: int: \"abc\" is not an integer"}
 //
 // messageId is left out when the item has none (it could not be mapped),
 // httpStatus when no answer came, durationMs for items that were never

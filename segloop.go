@@ -5,10 +5,12 @@
 //
 // It is the wiring of the project's packages for callers who want all of it
 // in one call, such as a workflow engine's loop step or the segloop command:
-// package source reads CSV, JSON arrays and JSON Lines; package mapping turns
-// an item into a segment.Identify; package segment validates, encodes and
-// sends; package loop paces, retries, batches and accounts; package ratelimit
-// supplies the adaptive limiter and the shared Retry-After gate.
+// package source reads CSV, JSON arrays, JSON Lines (plain, gzip or zstd) and
+// Parquet, and package source/sqlsource the rows of a database query; package
+// mapping turns an item into a segment.Identify; package segment validates,
+// encodes and sends; package loop paces, retries, batches and accounts;
+// package ratelimit supplies the adaptive limiter and the shared Retry-After
+// gate; package ledger is diff mode's memory of what Segment already has.
 package segloop
 
 import (
@@ -97,17 +99,18 @@ type Ledger interface {
 // without one the anonymousId) reach Segment in input order: a later one is
 // sent only once the earlier ones have their final result.
 type Result struct {
-	Index     int64  // 0-based position in the source
-	Line      int    // 1-based source line where the item starts
-	UserID    string // as mapped; may be empty for invalid items
+	Index  int64  // 0-based position in the source
+	Line   int    // 1-based source line where the item starts
+	UserID string // as mapped; may be empty for invalid items
+	// MessageID is the item's messageId. It is empty for an item that could
+	// not be mapped, for an unchanged item, and in diff mode for a skipped
+	// one: nothing was sent in this run.
 	MessageID string
 	Status    loop.Status // ok, invalid, failed, skipped or unchanged
-	// MessageID is empty for an unchanged item, and in diff mode for a
-	// skipped one: nothing was sent in this run.
-	Attempts int   // requests that carried the item
-	Code     int   // last HTTP status, 0 if none
-	Err      error // why it is invalid or failed
-	Duration time.Duration
+	Attempts  int         // requests that carried the item
+	Code      int         // last HTTP status, 0 if none
+	Err       error       // why it is invalid or failed
+	Duration  time.Duration
 
 	Cells []string // with KeepSource: a CSV item's cells
 	Raw   []byte   // with KeepSource: a JSON item's bytes

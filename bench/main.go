@@ -1,7 +1,7 @@
 // Command bench measures segloop end to end against the Segment-compatible
 // sandbox, side by side with a plain analytics-go v3.3.0 Client loop
 // (bench/agoloop), and prints a markdown table of the medians with the
-// targets of issues 7, 10, 11 and 12, and writes every run as JSON.
+// targets of issues 7, 10, 11, 12 and 15, and writes every run as JSON.
 //
 // Usage, from the module root:
 //

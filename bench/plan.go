@@ -37,8 +37,8 @@ func serverBurst(rate float64) int { return max(1, int(math.Ceil(rate))) }
 func smallBurst(rate float64) int { return max(1, int(rate/10)) }
 
 // plan returns the scenarios of issue 7 (1-7), of issues 11 and 12 (8, 9,
-// 11-14), in the order they run. A scenario of its own file registers here
-// with one line; every ID is unique (TestPlan).
+// 11-14) and of issues 15 and 16, in the order they run. A scenario of its
+// own file registers here with one line; every ID is unique (TestPlan).
 func plan(quick bool) []*scenario {
 	sz := sizesFor(quick)
 	segloop := func(batch int, rate float64) clientConfig {
@@ -70,7 +70,8 @@ func plan(quick bool) []*scenario {
 		sharedScenario(sz), knownBurstScenario(sz), // shared.go
 		traitsScenario(sz),                                                                                                     // traits.go
 		latencyScenario(sz, 12, 50*time.Millisecond), latencyScenario(sz, 13, 100*time.Millisecond), singleLatencyScenario(sz), // latency.go
-		diffScenario(sz), // diff.go
+		diffScenario(sz),    // diff.go
+		sourcesScenario(sz), // sources.go
 	}
 }
 

@@ -12,9 +12,11 @@ var (
 	// (another input or mapping). It is matched by *MismatchError.
 	ErrMismatch = errors.New("checkpoint belongs to another input or mapping")
 
-	// ErrCorrupt reports a checkpoint file that cannot be trusted: unreadable
-	// JSON, an unknown version, or ranges that are out of order. It is matched
-	// by *CorruptError. A corrupt file is never silently replaced.
+	// ErrCorrupt reports a checkpoint file that cannot be trusted: a damaged
+	// journal line followed by valid ones (a torn last line is not corruption),
+	// no valid snapshot line, an unknown version, unreadable JSON, or ranges
+	// that are out of order. It is matched by *CorruptError. A corrupt file is
+	// never silently replaced.
 	ErrCorrupt = errors.New("checkpoint file is corrupt")
 
 	// ErrRunKeyConflict reports an attempt to replace the stored run key with

@@ -61,7 +61,8 @@
 // ledger's pages in order: about twice as fast to look up, and several
 // times faster to fill, as one in random order. The ledger holds user ids
 // and hashes, no traits. An embedded ledger's SQLite header carries
-// application_id 0x534c4c47 ("SLLG") and user_version 1.
+// application_id 0x534c4c47 ("SLLG") and user_version 2 (the format version,
+// as in segloop_ledger_meta).
 //
 // # Durability
 //

@@ -61,7 +61,8 @@ func RetryAll(int, error) Verdict { return Verdict{Retry: true} }
 
 // Limiter paces attempts: Run calls Wait before every attempt, retries included.
 // *rate.Limiter and *ratelimit.Limiter satisfy it. Wait must return promptly with an
-// error once ctx is done.
+// error once ctx is done; an error while ctx is not done aborts the run (an *AbortError
+// wrapping it), since a limiter that fails would fail every item.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }

@@ -16,16 +16,18 @@ var (
 	ErrRateLimitBudget = errors.New("rate-limit wait budget exhausted")
 )
 
-// AbortError is returned by Run when an attempt was classified Fatal. errors.As and
-// errors.Is reach the action's error through it.
+// AbortError is returned by Run when the run was aborted: an attempt was classified
+// Fatal (Err is the action's error), MaxSystemic Systemic refusals came in a row (Err is
+// a *RefusedError), or the Limiter failed (Err wraps its error). errors.As and errors.Is
+// reach Err through it.
 type AbortError struct {
-	Err error // the action's error
+	Err error // the action's error, a *RefusedError, or the limiter's error
 }
 
 // Error implements error.
 func (e *AbortError) Error() string { return "run aborted: " + e.Err.Error() }
 
-// Unwrap returns the action's error.
+// Unwrap returns Err.
 func (e *AbortError) Unwrap() error { return e.Err }
 
 // RefusedError is the cause (inside an *AbortError) of a run aborted because the remote

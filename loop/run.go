@@ -49,8 +49,9 @@ import (
 //
 // It returns nil when the source was read to its end, whatever the items' outcomes (see
 // the Summary and the Results); an *AbortError wrapping the action's error when an
-// attempt was classified Fatal, or a *RefusedError after MaxSystemic Systemic refusals
-// in a row (unsent items then fail with "not sent: run aborted: ..."); context.Cause(ctx)
+// attempt was classified Fatal, wrapping a *RefusedError after MaxSystemic Systemic
+// refusals in a row, or wrapping the limiter's error when Wait failed for a reason other
+// than the run's end (unsent items then fail with "not sent: run aborted: ..."); context.Cause(ctx)
 // when ctx ended the run (unsent items fail with "not sent: interrupted: ..."; attempts
 // in flight get opts.DrainTimeout to finish, and no retry starts); or the Source's error,
 // after finishing the items already read.

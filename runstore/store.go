@@ -26,7 +26,7 @@
 //	up.Add(ctx, part, runstore.Item{Index: 0, Line: 1, Data: []byte(`{"id":"u1"}`)})
 //	run, err := up.Commit(ctx, runstore.New{RunKey: key, Destination: dest, Spec: spec}, writeKey)
 //	l, err := st.Claim(ctx, runstore.PartRef{Run: run.Seq, Part: 0}, "replica-1", time.Minute)
-//	c, err := l.Chunk(ctx, 0) // its items, and which have a result
+//	items, total, err := l.Pending(ctx, 0) // chunk 0's items without a result
 //	l.Record(ctx, 0, results)
 package runstore
 

@@ -9,8 +9,11 @@ import (
 // Item is one stored item of a run.
 type Item struct {
 	Index int64
-	Line  int    // 1-based line of the body where it starts
-	Data  []byte // the item as a JSON object; may be partial or nil when Error is set
+	Line  int // 1-based line of the body where it starts
+	// Data is the item as the caller encoded it, opaque to the store: a JSON
+	// object, or (segloop serve) a CSV row's cells under the run's header. It
+	// may be partial or nil when Error is set.
+	Data  []byte
 	Error string // why the item could not be read; "" for a readable item
 }
 

@@ -50,7 +50,8 @@ const parquetBatch = 128
 // A file that cannot be decoded further (a corrupt page) ends reading with a
 // *StreamError naming the row reached.
 //
-// Cells and Raw are nil: a failed row is written back from Fields.
+// Cells and Raw are nil: a row is written back (to a failed-items file) from
+// its Fields, and a row with Err set has none.
 // A ParquetReader is not safe for concurrent use; nothing needs closing, and
 // the caller keeps ownership of the file.
 type ParquetReader struct {

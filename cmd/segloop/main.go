@@ -1,14 +1,20 @@
-// Command segloop sends every item of a CSV, JSON or JSON Lines file to
-// Segment's Identify call through a rate limiter and a bounded worker pool,
-// retrying what can be retried, and writes one result line per item.
+// Command segloop sends every item of a CSV, JSON or JSON Lines file (plain,
+// gzip or zstd), of a Parquet file, or every row of a database query, to
+// Segment's Identify call through a rate limiter and a pool of requests in flight sized
+// to the round trip, retrying what can be retried, and writes one result line
+// per item. It also runs as an HTTP service (serve) and runs a local
+// Segment-compatible server (sandbox).
 //
-//	segloop import [flags] FILE|-    send every item; results NDJSON to stdout (or --results)
-//	segloop sandbox [--addr A]       run the Segment-compatible test server locally
+//	segloop import [flags] FILE|-|DATABASE-URL   send every item; results NDJSON to stdout (or --results)
+//	segloop serve [flags]                         the Loop node as an HTTP service: API, page, metrics
+//	segloop sandbox [flags]                       run the Segment-compatible test server locally
 //	segloop version
+//	segloop help [import|serve|sandbox]
 //
-// Exit codes: 0 every item ok; 1 some items invalid or failed; 2 usage or
-// configuration error (nothing sent); 3 run aborted (bad write key, unreadable
-// input, failure threshold, unwritable results); 130 interrupted.
+// Exit codes: 0 every item ok (or skipped, or unchanged in diff mode); 1 some
+// items invalid or failed; 2 usage or configuration error (nothing sent); 3 run
+// aborted (bad write key, an endpoint refusing every request, unreadable input,
+// failure threshold, unwritable results); 130 interrupted.
 package main
 
 import (

@@ -80,9 +80,9 @@ type Share struct {
 // Share returns a new Share of q. Close it when done.
 func (q *Queue) Share() *Share { return &Share{q: q} }
 
-// Close takes s out of the rotation; waiters still queued get ErrClosed
-// from their context only (Close does not wake them), so call it once s's
-// users have stopped waiting.
+// Close takes s out of the rotation. Close does not wake the waiters still
+// queued: they return only when their context ends or the Queue is closed,
+// so call it once s's users have stopped waiting.
 func (s *Share) Close() {
 	q := s.q
 	q.mu.Lock()
