@@ -1,9 +1,12 @@
 // Package fair shares one rate limiter fairly between several users of it:
-// each Share gets its turn at the limiter's permits in round-robin order, so
-// a user with many waiters (a big run with many workers) cannot starve one
-// with few (a small run, a single call). A Share that has nobody waiting
-// takes no turn, and its turns go to the others: no permit is held back
-// for an idle share.
+// each permit goes to the waiting Share that has had the fewest, so a user
+// with many waiters (a big run with many workers) cannot starve one with few
+// (a small run, a single call), and Shares that always wait take turns. A
+// Share that has nobody waiting takes no turn, and its turns go to the
+// others: no permit is held back for an idle share. A Share that was idle a
+// moment (its waiters were busy with their requests, or starved of CPU)
+// catches up on at most Credit permits when it waits again; one idle for
+// longer, or new, starts level with the others less that credit.
 //
 //	q := fair.New(limiter)        // one per limiter (per destination)
 //	defer q.Close()
@@ -34,20 +37,26 @@ type feedback interface {
 	Throttled(retryAfter time.Duration)
 }
 
+// Credit is how many permits a Share that waits again after an idle moment
+// may take ahead of the others: enough to make up a pipeline's hiccup,
+// too few for a Share idle for long to crowd the others out.
+const Credit = 16
+
 // ErrClosed is returned by Wait after the Queue is closed.
 var ErrClosed = errors.New("fair: queue closed")
 
-// Queue hands out one limiter's permits round-robin between its Shares. Its
-// one goroutine (the dispatcher) takes a permit from the limiter only when
-// some Share has a waiter, and gives it to the next Share in turn. A Queue
-// is safe for concurrent use; Close must be called to stop the dispatcher.
+// Queue hands out one limiter's permits between its Shares. Its one
+// goroutine (the dispatcher) takes a permit from the limiter only when some
+// Share has a waiter, and gives it to the waiting Share that has had the
+// fewest (the earliest to wait among equals). A Queue is safe for concurrent
+// use; Close must be called to stop the dispatcher.
 type Queue struct {
 	lim Limiter
 	fb  feedback // nil: lim takes no feedback
 
-	mu   sync.Mutex
-	ring []*Share // shares with waiters, in turn order
-	next int      // index in ring of the share whose turn it is
+	mu    sync.Mutex
+	ring  []*Share // shares with waiters, in the order they began to wait
+	level uint64   // the served count of the share last granted
 
 	wake   chan struct{} // a waiter arrived (capacity 1)
 	stop   context.CancelFunc
@@ -75,6 +84,7 @@ func (q *Queue) Close() {
 type Share struct {
 	q       *Queue
 	waiters []chan error // FIFO, each of capacity 1; guarded by q.mu
+	served  uint64       // permits granted, less credit forgone; guarded by q.mu
 }
 
 // Share returns a new Share of q. Close it when done.
@@ -103,7 +113,7 @@ func (s *Share) Wait(ctx context.Context) error {
 	q.mu.Lock()
 	s.waiters = append(s.waiters, ch)
 	if len(s.waiters) == 1 {
-		q.ring = append(q.ring, s)
+		q.join(s)
 	}
 	q.mu.Unlock()
 	select {
@@ -155,21 +165,22 @@ func (s *Share) drop(ch chan error) bool {
 	return false
 }
 
-// remove takes s out of the ring, keeping the turn with the share after it;
-// q.mu must be held.
+// join puts s, which has just got its first waiter, at the end of the
+// ring, no more than Credit permits behind the level; q.mu must be held.
+func (q *Queue) join(s *Share) {
+	if q.level > Credit {
+		s.served = max(s.served, q.level-Credit)
+	}
+	q.ring = append(q.ring, s)
+}
+
+// remove takes s out of the ring; q.mu must be held.
 func (q *Queue) remove(s *Share) {
 	for i, r := range q.ring {
-		if r != s {
-			continue
+		if r == s {
+			q.ring = append(q.ring[:i], q.ring[i+1:]...)
+			return
 		}
-		q.ring = append(q.ring[:i], q.ring[i+1:]...)
-		if i < q.next {
-			q.next--
-		}
-		if q.next >= len(q.ring) {
-			q.next = 0
-		}
-		return
 	}
 }
 
@@ -199,25 +210,30 @@ func (q *Queue) dispatch() {
 	}
 }
 
-// grant gives one permit (or the limiter's error) to the share whose turn
-// it is. A permit is lost if every waiter left meanwhile: the limiter's rate
-// is never exceeded.
+// grant gives one permit (or the limiter's error) to the first waiter of
+// the waiting share that has had the fewest; among equals, the one that has
+// waited longest, so shares that always wait alternate. A permit is lost if
+// every waiter left meanwhile: the limiter's rate is never exceeded.
 func (q *Queue) grant(err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.ring) == 0 {
 		return
 	}
-	if q.next >= len(q.ring) {
-		q.next = 0
+	at := 0
+	for i, r := range q.ring {
+		if r.served < q.ring[at].served {
+			at = i
+		}
 	}
-	s := q.ring[q.next]
+	s := q.ring[at]
 	ch := s.waiters[0]
 	s.waiters = s.waiters[1:]
 	ch <- err
-	if len(s.waiters) == 0 {
-		q.remove(s) // the turn passes to the share that moves into its place
-		return
+	s.served++
+	q.level = s.served
+	q.ring = append(q.ring[:at], q.ring[at+1:]...)
+	if len(s.waiters) > 0 {
+		q.ring = append(q.ring, s) // to the back of its equals
 	}
-	q.next = (q.next + 1) % len(q.ring)
 }

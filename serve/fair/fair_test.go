@@ -95,6 +95,82 @@ func TestIdleShareTakesNoTurn(t *testing.T) {
 	})
 }
 
+// A share whose users are held from waiting for a moment (busy with their
+// requests, or starved of CPU) takes its missed turns back when they wait
+// again, up to fair.Credit of them, so a run's hiccup does not halve its
+// share; a share idle for longer gets no more than that credit.
+func TestShareCatchesUpAfterIdleMoment(t *testing.T) {
+	for _, idle := range []int{24, 4 * fair.Credit} {
+		synctest.Test(t, func(t *testing.T) {
+			lim := make(tokens)
+			q := fair.New(lim)
+			defer q.Close()
+			big, small := q.Share(), q.Share()
+			ctx, cancel := context.WithCancel(t.Context())
+			var wg sync.WaitGroup
+			granted := make(chan string)
+			users(ctx, &wg, granted, "big", big, 8)
+			var mu sync.Mutex
+			held := false
+			release := make(chan struct{})
+			for range 4 { // small's users, whom the test can hold after a grant
+				wg.Go(func() {
+					for small.Wait(ctx) == nil {
+						select {
+						case granted <- "small":
+						case <-ctx.Done():
+							return
+						}
+						mu.Lock()
+						h, r := held, release
+						mu.Unlock()
+						if h {
+							select {
+							case <-r:
+							case <-ctx.Done():
+								return
+							}
+						}
+					}
+				})
+			}
+			synctest.Wait()
+			counts := map[string]int{}
+			step := func(n int) {
+				for range n {
+					lim <- nil
+					counts[<-granted]++
+					synctest.Wait()
+				}
+			}
+			step(40)
+			if counts["big"] != 20 || counts["small"] != 20 {
+				t.Fatalf("idle %d: before the hold, grants %v; want 20 each", idle, counts)
+			}
+			mu.Lock()
+			held = true
+			mu.Unlock()
+			step(idle + 4) // small's four users take a grant each, then all are held
+			mu.Lock()
+			held = false
+			close(release)
+			mu.Unlock()
+			synctest.Wait()
+			before := counts["small"]
+			owed := min(counts["big"]-before, fair.Credit) // the turns small missed, up to its credit
+			step(2 * fair.Credit)
+			caught := counts["small"] - before
+			want := owed + (2*fair.Credit-owed)/2
+			if caught < want-1 || caught > want+1 {
+				t.Errorf("idle %d: small got %d of the %d grants after the hold (%v in all); want %d (its missed turns, at most %d, then every other)",
+					idle, caught, 2*fair.Credit, counts, want, fair.Credit)
+			}
+			cancel()
+			wg.Wait()
+		})
+	}
+}
+
 func TestWaitEndsWithContextAndLimiterErrors(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lim := make(tokens)
