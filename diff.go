@@ -43,11 +43,20 @@ import (
 // accepted it, and an item that failed, or whose process died before its
 // commit, stays changed for the next run. A commit that fails stops the run
 // (its error is Run's). A dry run commits nothing.
+//
+// Memory: an unchanged item needs nothing but its result, but until the
+// loop has reported it, it holds its place in a batch and its row's arena
+// block. The loop reports them as fast as its one collector goroutine goes;
+// on a loaded machine the reader outran it by some 13,000 items, and the
+// loop kept the batches made for them for the rest of the run. So fill
+// waits while more than maxUnreported unchanged items handed to the loop
+// have not been reported yet (see backlog).
 const (
-	diffWindow  = 512
-	diffLinger  = 5 * time.Millisecond
-	commitBatch = 512
-	commitEvery = time.Second
+	diffWindow    = 512
+	maxUnreported = 4 * diffWindow
+	diffLinger    = 5 * time.Millisecond
+	commitBatch   = 512
+	commitEvery   = time.Second
 	// commitTimeout bounds one commit, the last one included (which runs
 	// after an interrupt, as the accepted items must be recorded).
 	commitTimeout = 30 * time.Second
@@ -97,14 +106,17 @@ type diffItems struct {
 	next    int
 	entries []ledger.Entry
 	states  []ledger.State
+	changed []changed // the window's items to be sent (decide's scratch)
 	sent    userSet
 	timer   *time.Timer
-	ids     arena.Arena // the derived messageIds
+	backlog backlog     // unchanged items handed out and not reported yet
+	own     arena.Arena // the derived messageIds, and what keep copies
 	key     []byte
 }
 
 func newDiffItems(src *items, l Ledger, runKey string) *diffItems {
-	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow)}
+	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow),
+		backlog: backlog{room: make(chan struct{}, 1)}}
 }
 
 // Next returns the next item, deciding a window of them when none is left.
@@ -115,6 +127,9 @@ func (d *diffItems) Next(ctx context.Context) (loop.Item[payload], error) {
 		d.wg.Go(func() { d.read(rctx) })
 	})
 	if d.next == len(d.window) {
+		if err := d.backlog.wait(ctx, maxUnreported); err != nil {
+			return loop.Item[payload]{}, err
+		}
 		if err := d.fill(ctx); err != nil {
 			return loop.Item[payload]{}, err
 		}
@@ -137,7 +152,8 @@ func (d *diffItems) read(ctx context.Context) {
 		select {
 		case d.in <- it:
 		case <-ctx.Done():
-			d.held = &it
+			held := it // a copy: taking it's address would move every item to the heap
+			d.held = &held
 			return
 		}
 	}
@@ -200,7 +216,8 @@ func (d *diffItems) decide(ctx context.Context) error {
 		}
 	}
 	clear(d.entries) // no references to the users beyond the call
-	j := 0
+	j, unchanged := 0, 0
+	d.changed = d.changed[:0]
 	for i := range d.window {
 		it := &d.window[i]
 		switch {
@@ -216,6 +233,7 @@ func (d *diffItems) decide(ctx context.Context) error {
 		j++
 		if st.Unchanged && !d.sent.has(it.Key) {
 			it.Settled = loop.StatusUnchanged
+			unchanged++
 			// Nothing is sent, and nothing needs the event or the source
 			// any more: dropping them lets the arena blocks go while the
 			// results wait to be reported.
@@ -223,12 +241,76 @@ func (d *diffItems) decide(ctx context.Context) error {
 			continue
 		}
 		d.sent.add(it.Key)
+		d.changed = append(d.changed, changed{i: int32(i), v: st.Version})
+	}
+	d.backlog.add(unchanged)
+	// A few changed items among many unchanged ones would each keep alive
+	// the arena blocks their event and cells were cut from, shared with the
+	// unchanged items around them, for as long as they are batched and in
+	// flight: with 1 item in 100 changed, a batch of 100 held some 10,000
+	// items' worth of blocks. Such items move to blocks of their own.
+	sparse := len(d.changed)*sparseChanged <= len(d.window)
+	for _, c := range d.changed {
+		it := &d.window[c.i]
+		if sparse {
+			d.keep(it)
+		}
 		if it.Value.derive {
-			d.derive(it, st.Version)
+			d.derive(it, c.v)
 		}
 	}
 	return nil
 }
+
+// changed is an item of the window to be sent, and its user's Version.
+type changed struct {
+	i int32
+	v ledger.Version
+}
+
+// sparseChanged: a window with at most 1 changed item in sparseChanged
+// moves its changed items to diffItems' own blocks (see decide). In a
+// denser window most of each block is in use anyway, and copying would
+// only cost time.
+const sparseChanged = 4
+
+// keep copies what it refers to in the source's and the encoder's arena
+// blocks (its event, user, and kept source) into d's own blocks.
+func (d *diffItems) keep(it *loop.Item[payload]) {
+	p := &it.Value
+	if p.event != nil {
+		d.own.Append(p.event)
+		p.event = d.own.Bytes()
+	}
+	key := it.Key
+	it.Key = d.text(key)
+	if p.userID == key {
+		p.userID = it.Key
+	} else {
+		p.userID = d.text(p.userID)
+	}
+	if p.raw != nil {
+		d.own.Append(p.raw)
+		p.raw = d.own.Bytes()
+	}
+	if p.cells != nil {
+		cells := make([]string, len(p.cells))
+		for i, c := range p.cells {
+			cells[i] = d.text(c)
+		}
+		p.cells = cells
+	}
+}
+
+// text returns a copy of s in d's own blocks.
+func (d *diffItems) text(s string) string {
+	d.own.AppendString(s)
+	return d.own.Text()
+}
+
+// reported is called (by the loop's collector) for every result with
+// status unchanged that the loop reports.
+func (d *diffItems) reported() { d.backlog.done() }
 
 // derive gives it its messageId: from the run key, its content and the
 // ledger's version of its user (see the comment at the top).
@@ -242,8 +324,8 @@ func (d *diffItems) derive(it *loop.Item[payload], v ledger.Version) {
 	d.key = k
 	var buf [segment.MessageIDLen]byte
 	id := segment.AppendMessageID(buf[:0], string(k), it.Index, it.Key)
-	d.ids.Append(id)
-	it.Value.messageID = d.ids.Text()
+	d.own.Append(id)
+	it.Value.messageID = d.own.Text()
 	if ev := it.Value.event; len(ev) >= messageIDAt+len(id) && string(ev[messageIDAt:messageIDAt+len(id)]) == placeholderMessageID {
 		copy(ev[messageIDAt:], id) // the event's own copy, written once here
 	}

@@ -64,6 +64,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			if commits != nil {
 				commits.add(r)
 			}
+			if diff != nil && r.Status == loop.StatusUnchanged {
+				diff.reported()
+			}
 			if cfg.OnResult != nil {
 				cfg.OnResult(cfg.result(r))
 			}
