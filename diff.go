@@ -50,9 +50,10 @@ import (
 // loop has reported it, it holds its place in a batch and its row's arena
 // block. The loop reports them as fast as its one collector goroutine goes;
 // on a loaded machine the reader outran it by some 13,000 items, and the
-// loop kept the batches made for them for the rest of the run. So fill
-// waits while more than maxUnreported unchanged items handed to the loop
-// have not been reported yet (see backlog).
+// loop kept the batches made for them for the rest of the run. So Next,
+// before it decides the next window, waits while more than maxUnreported
+// unchanged items handed to the loop have not been reported yet (see
+// backlog).
 const (
 	diffWindow    = 512
 	maxUnreported = 4 * diffWindow
@@ -62,8 +63,8 @@ const (
 	// changes among many unchanged users) dirties a page per user, and
 	// SQLite's page caches (1 MiB per connection) then evict the pages the
 	// lookups running meanwhile need: with 512 per commit, run 2 of bench
-	// scenario 15 read 0.96-1.17 million pages from the file (pread) and
-	// took 4.8-6.1 CPU-s; with 128, 92,000-97,000 pages and 3.7-4.3 CPU-s.
+	// scenario 15 made 0.96-1.17 million reads of the file's pages (pread)
+	// and took 4.8-6.1 CPU-s; with 128, 92,000-97,000 and 3.7-4.3 CPU-s.
 	// Dense commits (a first run: every user sent, neighbours in the
 	// ledger) keep 512: 128 cost them a tenth more CPU.
 	sparseCommitBatch = 128
@@ -163,7 +164,7 @@ func (d *diffItems) read(ctx context.Context) {
 		select {
 		case d.in <- it:
 		case <-ctx.Done():
-			held := it // a copy: taking it's address would move every item to the heap
+			held := it // a copy: taking its address would move every item read to the heap
 			d.held = &held
 			return
 		}
