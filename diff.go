@@ -52,8 +52,11 @@ import (
 // on a loaded machine the reader outran it by some 13,000 items, and the
 // loop kept the batches made for them for the rest of the run. So Next,
 // before it decides the next window, waits while more than maxUnreported
-// unchanged items handed to the loop have not been reported yet (see
-// backlog).
+// unchanged items handed to the loop, plus two batches' worth, have not
+// been reported yet (see backlog). The two batches: the loop's feed holds
+// up to a batch of items and its open batch up to a batch of settled ones
+// less one, which it reports only once full or at the batch's linger; a
+// smaller bound could wait on them, and for the linger.
 const (
 	diffWindow    = 512
 	maxUnreported = 4 * diffWindow
@@ -121,14 +124,18 @@ type diffItems struct {
 	changed []changed // the window's items to be sent (decide's scratch)
 	sent    userSet
 	timer   *time.Timer
-	backlog backlog     // unchanged items handed out and not reported yet
-	own     arena.Arena // the derived messageIds, and what keep copies
-	key     []byte
+	backlog backlog // unchanged items handed out and not reported yet
+	// unreported: Next waits while the backlog is above it.
+	unreported int
+	own        arena.Arena // the derived messageIds, and what keep copies
+	key        []byte
 }
 
-func newDiffItems(src *items, l Ledger, runKey string) *diffItems {
+// newDiffItems returns the diff source of src, for a loop that batches up
+// to batch items.
+func newDiffItems(src *items, l Ledger, runKey string, batch int) *diffItems {
 	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow),
-		backlog: backlog{room: make(chan struct{}, 1)}}
+		backlog: backlog{room: make(chan struct{}, 1)}, unreported: maxUnreported + 2*batch}
 }
 
 // Next returns the next item, deciding a window of them when none is left.
@@ -139,7 +146,7 @@ func (d *diffItems) Next(ctx context.Context) (loop.Item[payload], error) {
 		d.wg.Go(func() { d.read(rctx) })
 	})
 	if d.next == len(d.window) {
-		if err := d.backlog.wait(ctx, maxUnreported); err != nil {
+		if err := d.backlog.wait(ctx, d.unreported); err != nil {
 			return loop.Item[payload]{}, err
 		}
 		if err := d.fill(ctx); err != nil {

@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	var diff *diffItems
 	var commits *committer
 	if cfg.Ledger != nil {
-		diff = newDiffItems(items, cfg.Ledger, cfg.RunKey)
+		diff = newDiffItems(items, cfg.Ledger, cfg.RunKey, batch)
 		src = diff
 		var stop context.CancelCauseFunc
 		ctx, stop = context.WithCancelCause(ctx)
