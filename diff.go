@@ -37,17 +37,41 @@ import (
 // ones, report no messageId: nothing is sent.
 //
 // Committing: each result with status ok is added to a batch that a
-// goroutine commits (ledger.Commit) once it holds commitBatch entries, or a
-// result comes commitEvery after the last commit, and at the end of the run,
+// goroutine commits (ledger.Commit) once it holds commitBatch entries
+// (sparseCommitBatch when at most 1 result in sparseChanged since the last
+// commit was ok), or a result comes commitEvery after the last commit, and
+// at the end of the run,
 // interrupted or not: an accepted item is recorded only after Segment
 // accepted it, and an item that failed, or whose process died before its
 // commit, stays changed for the next run. A commit that fails stops the run
 // (its error is Run's). A dry run commits nothing.
+//
+// Memory: an unchanged item needs nothing but its result, but until the
+// loop has reported it, it holds its place in a batch and its row's arena
+// block. The loop reports them as fast as its one collector goroutine goes;
+// on a loaded machine the reader outran it by some 13,000 items, and the
+// loop kept the batches made for them for the rest of the run. So Next,
+// before it decides the next window, waits while more than maxUnreported
+// unchanged items handed to the loop, plus two batches' worth, have not
+// been reported yet (see backlog). The two batches: the loop's feed holds
+// up to a batch of items and its open batch up to a batch of settled ones
+// less one, which it reports only once full or at the batch's linger; a
+// smaller bound could wait on them, and for the linger.
 const (
-	diffWindow  = 512
-	diffLinger  = 5 * time.Millisecond
-	commitBatch = 512
-	commitEvery = time.Second
+	diffWindow    = 512
+	maxUnreported = 4 * diffWindow
+	diffLinger    = 5 * time.Millisecond
+	commitBatch   = 512
+	// sparseCommitBatch: a commit of users far apart in the ledger (a few
+	// changes among many unchanged users) dirties a page per user, and
+	// SQLite's page caches (1 MiB per connection) then evict the pages the
+	// lookups running meanwhile need: with 512 per commit, run 2 of bench
+	// scenario 15 made 0.96-1.17 million reads of the file's pages (pread)
+	// and took 4.8-6.1 CPU-s; with 128, 92,000-97,000 and 3.7-4.3 CPU-s.
+	// Dense commits (a first run: every user sent, neighbours in the
+	// ledger) keep 512: 128 cost them a tenth more CPU.
+	sparseCommitBatch = 128
+	commitEvery       = time.Second
 	// commitTimeout bounds one commit, the last one included (which runs
 	// after an interrupt, as the accepted items must be recorded).
 	commitTimeout = 30 * time.Second
@@ -97,14 +121,21 @@ type diffItems struct {
 	next    int
 	entries []ledger.Entry
 	states  []ledger.State
+	changed []changed // the window's items to be sent (decide's scratch)
 	sent    userSet
 	timer   *time.Timer
-	ids     arena.Arena // the derived messageIds
-	key     []byte
+	backlog backlog // unchanged items handed out and not reported yet
+	// unreported: Next waits while the backlog is above it.
+	unreported int
+	own        arena.Arena // the derived messageIds, and what keep copies
+	key        []byte
 }
 
-func newDiffItems(src *items, l Ledger, runKey string) *diffItems {
-	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow)}
+// newDiffItems returns the diff source of src, for a loop that batches up
+// to batch items.
+func newDiffItems(src *items, l Ledger, runKey string, batch int) *diffItems {
+	return &diffItems{src: src, ledger: l, runKey: runKey, in: make(chan loop.Item[payload], diffWindow),
+		backlog: backlog{room: make(chan struct{}, 1)}, unreported: maxUnreported + 2*batch}
 }
 
 // Next returns the next item, deciding a window of them when none is left.
@@ -115,6 +146,9 @@ func (d *diffItems) Next(ctx context.Context) (loop.Item[payload], error) {
 		d.wg.Go(func() { d.read(rctx) })
 	})
 	if d.next == len(d.window) {
+		if err := d.backlog.wait(ctx, d.unreported); err != nil {
+			return loop.Item[payload]{}, err
+		}
 		if err := d.fill(ctx); err != nil {
 			return loop.Item[payload]{}, err
 		}
@@ -137,7 +171,8 @@ func (d *diffItems) read(ctx context.Context) {
 		select {
 		case d.in <- it:
 		case <-ctx.Done():
-			d.held = &it
+			held := it // a copy: taking its address would move every item read to the heap
+			d.held = &held
 			return
 		}
 	}
@@ -200,7 +235,8 @@ func (d *diffItems) decide(ctx context.Context) error {
 		}
 	}
 	clear(d.entries) // no references to the users beyond the call
-	j := 0
+	j, unchanged := 0, 0
+	d.changed = d.changed[:0]
 	for i := range d.window {
 		it := &d.window[i]
 		switch {
@@ -216,6 +252,7 @@ func (d *diffItems) decide(ctx context.Context) error {
 		j++
 		if st.Unchanged && !d.sent.has(it.Key) {
 			it.Settled = loop.StatusUnchanged
+			unchanged++
 			// Nothing is sent, and nothing needs the event or the source
 			// any more: dropping them lets the arena blocks go while the
 			// results wait to be reported.
@@ -223,12 +260,76 @@ func (d *diffItems) decide(ctx context.Context) error {
 			continue
 		}
 		d.sent.add(it.Key)
+		d.changed = append(d.changed, changed{i: int32(i), v: st.Version})
+	}
+	d.backlog.add(unchanged)
+	// A few changed items among many unchanged ones would each keep alive
+	// the arena blocks their event and cells were cut from, shared with the
+	// unchanged items around them, for as long as they are batched and in
+	// flight: with 1 item in 100 changed, a batch of 100 held some 10,000
+	// items' worth of blocks. Such items move to blocks of their own.
+	sparse := len(d.changed)*sparseChanged <= len(d.window)
+	for _, c := range d.changed {
+		it := &d.window[c.i]
+		if sparse {
+			d.keep(it)
+		}
 		if it.Value.derive {
-			d.derive(it, st.Version)
+			d.derive(it, c.v)
 		}
 	}
 	return nil
 }
+
+// changed is an item of the window to be sent, and its user's Version.
+type changed struct {
+	i int32
+	v ledger.Version
+}
+
+// sparseChanged: a window with at most 1 changed item in sparseChanged
+// moves its changed items to diffItems' own blocks (see decide). In a
+// denser window most of each block is in use anyway, and copying would
+// only cost time.
+const sparseChanged = 4
+
+// keep copies what it refers to in the source's and the encoder's arena
+// blocks (its event, user, and kept source) into d's own blocks.
+func (d *diffItems) keep(it *loop.Item[payload]) {
+	p := &it.Value
+	if p.event != nil {
+		d.own.Append(p.event)
+		p.event = d.own.Bytes()
+	}
+	key := it.Key
+	it.Key = d.text(key)
+	if p.userID == key {
+		p.userID = it.Key
+	} else {
+		p.userID = d.text(p.userID)
+	}
+	if p.raw != nil {
+		d.own.Append(p.raw)
+		p.raw = d.own.Bytes()
+	}
+	if p.cells != nil {
+		cells := make([]string, len(p.cells))
+		for i, c := range p.cells {
+			cells[i] = d.text(c)
+		}
+		p.cells = cells
+	}
+}
+
+// text returns a copy of s in d's own blocks.
+func (d *diffItems) text(s string) string {
+	d.own.AppendString(s)
+	return d.own.Text()
+}
+
+// reported is called (by the loop's collector) for every result with
+// status unchanged that the loop reports.
+func (d *diffItems) reported() { d.backlog.done() }
 
 // derive gives it its messageId: from the run key, its content and the
 // ledger's version of its user (see the comment at the top).
@@ -242,8 +343,8 @@ func (d *diffItems) derive(it *loop.Item[payload], v ledger.Version) {
 	d.key = k
 	var buf [segment.MessageIDLen]byte
 	id := segment.AppendMessageID(buf[:0], string(k), it.Index, it.Key)
-	d.ids.Append(id)
-	it.Value.messageID = d.ids.Text()
+	d.own.Append(id)
+	it.Value.messageID = d.own.Text()
 	if ev := it.Value.event; len(ev) >= messageIDAt+len(id) && string(ev[messageIDAt:messageIDAt+len(id)]) == placeholderMessageID {
 		copy(ev[messageIDAt:], id) // the event's own copy, written once here
 	}
@@ -275,6 +376,7 @@ type committer struct {
 	ctx    context.Context // the run's, without its cancellation
 	fail   func(error)     // stops the run
 	buf    []ledger.Entry
+	seen   int // results since the last commit
 	last   time.Time
 	todo   chan []ledger.Entry
 	free   chan []ledger.Entry
@@ -299,11 +401,12 @@ func newCommitter(ctx context.Context, l Ledger, fail func(error)) *committer {
 
 // add records r's item once Segment accepted it.
 func (c *committer) add(r loop.Result[payload]) {
+	c.seen++
 	if r.Status != loop.StatusOK {
 		return
 	}
 	c.buf = append(c.buf, ledger.Entry{User: r.Item.Key, Hash: r.Item.Value.hash})
-	if len(c.buf) >= commitBatch || time.Since(c.last) >= commitEvery {
+	if n := len(c.buf); n >= commitBatch || n >= sparseCommitBatch && n*sparseChanged <= c.seen || time.Since(c.last) >= commitEvery {
 		c.flush()
 	}
 }
@@ -314,7 +417,7 @@ func (c *committer) flush() {
 	}
 	c.todo <- c.buf
 	c.buf = <-c.free
-	c.last = time.Now()
+	c.last, c.seen = time.Now(), 0
 }
 
 func (c *committer) run() {

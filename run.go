@@ -37,7 +37,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	var diff *diffItems
 	var commits *committer
 	if cfg.Ledger != nil {
-		diff = newDiffItems(items, cfg.Ledger, cfg.RunKey)
+		diff = newDiffItems(items, cfg.Ledger, cfg.RunKey, batch)
 		src = diff
 		var stop context.CancelCauseFunc
 		ctx, stop = context.WithCancelCause(ctx)
@@ -63,6 +63,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		OnResult: func(r loop.Result[payload]) {
 			if commits != nil {
 				commits.add(r)
+			}
+			if diff != nil && r.Status == loop.StatusUnchanged {
+				diff.reported()
 			}
 			if cfg.OnResult != nil {
 				cfg.OnResult(cfg.result(r))

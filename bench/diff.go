@@ -63,7 +63,8 @@ func runDiff(ctx context.Context, r *runner, srv serverConfig, c clientConfig, f
 	cc := c
 	cc.Name = clientSegloop
 	cc.Extra = append([]string{"--diff", ledger}, c.Extra...)
-	first, err := runMeasured(ctx, r.bins.segloop, cc.args(sb.url, file)...)
+	bin := r.binOf(c) // with -baseline, both runs of the baseline's pair on its build
+	first, err := runMeasured(ctx, bin, cc.args(sb.url, file)...)
 	if err != nil || first.ExitCode != 0 {
 		return runResult{}, fmt.Errorf("run 1: exit %d, %v; stderr: %s", first.ExitCode, err, tail(first.Stderr, 2000))
 	}
@@ -71,8 +72,8 @@ func runDiff(ctx context.Context, r *runner, srv serverConfig, c clientConfig, f
 	if err != nil {
 		return runResult{}, err
 	}
-	fmt.Fprintf(r.log, "bench: [%d] run 1 (fills the ledger): %.2fs wall, %.2fs CPU, %d KiB RSS\n", diffScenarioID, first.Wall.Seconds(), first.CPU.Seconds(), first.MaxRSSKiB)
-	u, err := runMeasured(ctx, r.bins.segloop, cc.args(sb.url, changed)...)
+	fmt.Fprintf(r.log, "bench: [%d] %s: run 1 (fills the ledger): %.2fs wall, %.2fs CPU, %d KiB RSS\n", diffScenarioID, c.label(), first.Wall.Seconds(), first.CPU.Seconds(), first.MaxRSSKiB)
+	u, err := runMeasured(ctx, bin, cc.args(sb.url, changed)...)
 	if err != nil {
 		return runResult{}, fmt.Errorf("run 2: %w; stderr: %s", err, tail(u.Stderr, 2000))
 	}

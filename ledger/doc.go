@@ -30,7 +30,7 @@
 // (modernc.org/sqlite, no cgo) in WAL mode, created 0600, that one or more
 // processes on one machine may share. Open refuses, and leaves untouched,
 // any file that is not a ledger or empty: an input file given by mistake is
-// never written to. SQLite's page cache is bounded (2 MiB per connection,
+// never written to. SQLite's page cache is bounded (1 MiB per connection,
 // two connections): the ledger lives on disk and in the OS page cache, not
 // in the process. The WAL grows to 64 MiB before a checkpoint.
 //

@@ -34,8 +34,12 @@ const (
 	// disk (and in the OS page cache); this bounds what the process holds.
 	// 2 MiB instead of 8: a diff run of 1M rows peaked at 42 instead of 58
 	// MiB RSS for the same CPU time, with users in order and shuffled (a
-	// page missed here is a pread from the OS page cache).
-	cacheKiB = 2 << 10
+	// page missed here is a pread from the OS page cache). 1 MiB instead of
+	// 2: bench scenario 15's run 2 peaked at 42-43 instead of 48-49 MiB
+	// (512 KiB: 41-43), and BenchmarkFile's CPU per item did not move (6
+	// runs each, sorted and random order: no difference benchstat could
+	// tell at p < 0.05).
+	cacheKiB = 1 << 10
 	// walPages is the WAL's size (in pages) that triggers a checkpoint, and
 	// (in 4 KiB pages) its size on disk after one. A larger WAL than
 	// SQLite's default (1000) copies a page changed by many commits to the

@@ -32,6 +32,16 @@ import (
 // rows against the sandbox (--rate 0), 150 costs no more CPU than 200 did
 // and 2.5-5 MiB less peak RSS (29-31 MiB instead of 33-36), while 100 saves
 // another 1.5 MiB for about a tenth more CPU.
+//
+// segloop sets no memory limit (debug.SetMemoryLimit) of its own; the
+// runtime's $GOMEMLIMIT works as usual. Measured on diff mode's second run
+// of 1M rows (bench scenario 15), whose live heap is 2-3 MB once unchanged
+// items are bounded (see the root package's diff.go), so that the heap
+// stays at the runtime's 4 MB floor: GOMEMLIMIT=16MiB or 24MiB moved peak
+// RSS by 1-2 MiB (40.4-42.3 MiB against 41.9-42.8, 3 interleaved runs each,
+// load 2-2.6) for as much CPU or a little more; and a limit that a run's
+// live heap can reach (large batches of large events in flight) would make
+// the collector run back to back.
 const gcPercent = 150
 
 func main() {
