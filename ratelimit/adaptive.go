@@ -36,8 +36,11 @@ const (
 	episode = 250 * time.Millisecond
 	// climbDoubling is how long the rate must climb without a refusal for the additive
 	// step to double, up to maxClimbBoost times: capacity that other clients left (the
-	// other processes of a workspace finished) is found in seconds, not minutes.
-	climbDoubling = time.Second
+	// other processes of a workspace finished) is found in seconds, not minutes. A
+	// limiter refused before any acceptance (others hold the budget; it likely has the
+	// smallest share) doubles every lateDoubling.
+	climbDoubling = 2 * time.Second
+	lateDoubling  = time.Second
 	maxClimbBoost = 32
 	// burstSpan bounds the burst to this much time at the current rate, so that the
 	// tokens saved up during a Retry-After pause do not overrun a server whose bucket has
@@ -88,15 +91,19 @@ const (
 // against a bucket of 0.1 s a full-rate climb would be refused (and lose a whole-second
 // pause) every two seconds; scaled to B̂ it takes about as long as against a 1 s bucket.
 //
-// The climb speeds up the longer it goes without a refusal: the step doubles every second
+// The climb speeds up the longer it goes without a refusal: the step doubles every 2 s
 // since the last pause ended, up to 32×, so that capacity other clients left (the other
 // processes sharing a workspace finished; each had measured its own share) is found in
-// seconds, not minutes: a process whose share is a fifth of the server's climbs by a
-// fraction of its own small rate, and with a doubling every 2 s it took ten seconds to
-// take over what the others left. Against a server whose bucket B̂ holds less than half
-// a second at the base rate, where an overshoot is refused at once and costs a whole
-// pause, and after a blind cut, the climb is not boosted; it is when B̂ is unknown (the
-// first refusal came before any acceptance).
+// seconds, not minutes. A limiter whose first refusal came before any acceptance (it
+// started while others held the budget) has no B̂; its climb is boosted all the same,
+// and doubles every second: it is likely the one with the smallest share, whose climb
+// is a fraction of its own small rate, and at a doubling every 2 s it took ten seconds
+// to take over what the others left when they finished. (A doubling every second for
+// every limiter also served processes started apart, but cost an extra window to three
+// processes started together at a ceiling of the server's rate, and to the shared
+// controller of package redislimit.) Against a server whose bucket B̂ holds less than
+// half a second at the base rate, where an overshoot is refused at once and costs a
+// whole pause, and after a blind cut, the climb is not boosted.
 //
 // The first refusal has no earlier one to measure from. Acceptances since the first one,
 // a = B + R*t, bound R from below by a/(t+1s) for any server whose burst B is at most one
@@ -196,15 +203,19 @@ func (a *aimd) succeeded(now time.Time) {
 	}
 }
 
-// boost is the factor of the additive step at now: doubled for every climbDoubling since
-// the last pause ended, up to maxClimbBoost; 1 (no boost) against a server whose bucket
+// boost is the factor of the additive step at now: doubled for every climbDoubling
+// (lateDoubling without B̂) since the last pause ended, up to maxClimbBoost; 1 (no boost) against a server whose bucket
 // B̂ (when known) holds less than half a second at the current base rate, which an
 // overshoot would empty at once, and after a blind cut, whose climb is fast already.
 func (a *aimd) boost(now time.Time) float64 {
 	if a.lastCut.IsZero() || !now.After(a.reopen) || a.serverBurst > 0 && a.serverBurst < a.base/2 || a.step == blindClimb {
 		return 1
 	}
-	return math.Min(maxClimbBoost, math.Exp2(math.Floor(now.Sub(a.reopen).Seconds()/climbDoubling.Seconds())))
+	d := climbDoubling
+	if a.serverBurst <= 0 {
+		d = lateDoubling
+	}
+	return math.Min(maxClimbBoost, math.Exp2(math.Floor(now.Sub(a.reopen).Seconds()/d.Seconds())))
 }
 
 // burst returns the bucket size to use at the current rate: the configured burst, but at

@@ -55,7 +55,9 @@ if adaptive and k > 0 and ceil > 0 then
   acc = acc + k
   local boost = 1
   if lastCut and now > reopen and not (sburst > 0 and sburst < base / 2) and step ~= 0.15 then
-    boost = math.min(32, 2 ^ math.floor((now - reopen) / 1e6))
+    local d = 2e6
+    if sburst <= 0 then d = 1e6 end
+    boost = math.min(32, 2 ^ math.floor((now - reopen) / d))
   end
   for i = 1, k do
     if rate < ceil then rate = math.min(ceil, rate + boost * step * base / rate) end

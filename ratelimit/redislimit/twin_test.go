@@ -29,7 +29,7 @@ func adaptiveScript() []step {
 		s = append(s, step{sleep: 2 * time.Second, throttle: time.Second})
 	}
 	s = append(s, step{accept: 500}, step{sleep: time.Second, accept: 500}, step{sleep: time.Second, throttle: time.Second})
-	// A long climb without refusals: the boosted step (doubling every second).
+	// A long climb without refusals: the boosted step (doubling every 2 s).
 	for range 12 {
 		s = append(s, step{sleep: time.Second, accept: 20})
 	}
