@@ -151,7 +151,8 @@ func (l *Limiter) burstNow() int {
 // outside every hold the limiter knows of: a token obtained while a hold began is given
 // up, the hold is waited out, and a fresh token is taken. Waiters that a hold stopped
 // resume at jittered moments within a short spread after it ends (a tenth of the hold,
-// at most 100 ms), not all at once.
+// at most 100 ms), not all at once. An adaptive limiter of unknown limit lets only one
+// Wait return until the first Accepted or Throttled, or for 250 ms (see Config.Burst).
 //
 // Wait returns context.Cause(ctx), without consuming a token, if ctx ends first, and
 // ErrWouldExceedDeadline at once if ctx's deadline comes before the token would.
