@@ -20,7 +20,7 @@ import (
 //     (bound 15 s): with --redis (one redis-server the bench starts, on loopback) and
 //     --rate 20, the workspace's rate, and with --redis at --rate 200 (the limit unknown:
 //     the shared adaptive rate finds it); then alone, each process at --rate 200 (the
-//     issue's "today" row) and at --rate 20.
+//     issue's "today" row) and at --rate 20, and at --rate 200 started 100 ms apart.
 //   - knownBurstScenario: one process told the server's limit, --rate 20 --burst 20,
 //     against a 20/s server with a bucket of 20: bound (N − burst)/R.
 
@@ -30,8 +30,13 @@ const (
 	clientShared200 = "segloop ×3, --redis, --rate 200 (adaptive)"
 	clientAlone     = "segloop ×3 alone, --rate 200 (adaptive)"
 	clientAlone20   = "segloop ×3 alone, --rate 20"
-	sharedProcs     = 3
-	declaredBurst   = 20
+	clientApart     = "segloop ×3 alone, --rate 200, started 100 ms apart"
+	// apart is the time between the starts of clientApart's processes: a loaded machine
+	// starts processes launched together that far apart, and a late one meets the
+	// others' Retry-After window.
+	apart         = 100 * time.Millisecond
+	sharedProcs   = 3
+	declaredBurst = 20
 )
 
 func sharedScenario(sz sizes) *scenario {
@@ -42,6 +47,7 @@ func sharedScenario(sz sizes) *scenario {
 			{Name: clientShared200, Batch: batchSize, Rate: tooFastRate},
 			{Name: clientAlone, Batch: batchSize, Rate: tooFastRate},
 			{Name: clientAlone20, Batch: batchSize, Rate: limitedRate},
+			{Name: clientApart, Batch: batchSize, Rate: tooFastRate},
 		},
 		each: runProcesses, figures: sharedFigures}
 }
@@ -57,8 +63,9 @@ func knownBurstScenario(sz sizes) *scenario {
 
 // runProcesses is one run of a client of sharedScenario: a fresh sandbox (and, for
 // clientShared, a fresh redis-server), three processes started together, each on rows
-// rows under its own run key. WallSec is from the common start to the last exit,
-// SpreadSec between the first and the last exit; CPU and the reports are summed.
+// rows under its own run key (clientApart's 100 ms apart). WallSec is from the first
+// start to the last exit, SpreadSec between the first and the last exit; CPU and the
+// reports are summed.
 func runProcesses(ctx context.Context, r *runner, srv serverConfig, c clientConfig, file string) (runResult, error) {
 	sb, err := startSandbox(ctx, r.bins.segloop, srv)
 	if err != nil {
@@ -79,9 +86,14 @@ func runProcesses(ctx context.Context, r *runner, srv serverConfig, c clientConf
 		err error
 	}
 	outs := make([]out, sharedProcs)
+	offsets := make([]time.Duration, sharedProcs) // each process's start after the first's
 	start := time.Now()
 	var wg sync.WaitGroup
 	for p := range sharedProcs {
+		if c.Name == clientApart && p > 0 {
+			time.Sleep(apart)
+		}
+		offsets[p] = time.Since(start)
 		cc := c
 		cc.Extra = append(append([]string{"--run-key", fmt.Sprintf("bench-process-%d", p)}, extra...), c.Extra...)
 		wg.Go(func() {
@@ -91,11 +103,11 @@ func runProcesses(ctx context.Context, r *runner, srv serverConfig, c clientConf
 	wg.Wait()
 	rr := runResult{Client: c.Name, Procs: sharedProcs}
 	first, last := time.Duration(1<<62), time.Duration(0)
-	for _, o := range outs {
+	for p, o := range outs {
 		if o.err != nil {
 			return rr, fmt.Errorf("%w; stderr: %s", o.err, tail(o.u.Stderr, 2000))
 		}
-		first, last = min(first, o.u.Wall), max(last, o.u.Wall)
+		first, last = min(first, offsets[p]+o.u.Wall), max(last, offsets[p]+o.u.Wall)
 		rr.CPUSec += o.u.CPU.Seconds()
 		rr.MaxRSSKiB = max(rr.MaxRSSKiB, o.u.MaxRSSKiB)
 		rr.ExitCode = max(rr.ExitCode, o.u.ExitCode)

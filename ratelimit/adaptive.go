@@ -36,8 +36,11 @@ const (
 	episode = 250 * time.Millisecond
 	// climbDoubling is how long the rate must climb without a refusal for the additive
 	// step to double, up to maxClimbBoost times: capacity that other clients left (the
-	// other processes of a workspace finished) is found in seconds, not minutes.
+	// other processes of a workspace finished) is found in seconds, not minutes. A
+	// limiter refused before any acceptance (others hold the budget; it likely has the
+	// smallest share) doubles every lateDoubling.
 	climbDoubling = 2 * time.Second
+	lateDoubling  = time.Second
 	maxClimbBoost = 32
 	// burstSpan bounds the burst to this much time at the current rate, so that the
 	// tokens saved up during a Retry-After pause do not overrun a server whose bucket has
@@ -64,13 +67,24 @@ const (
 //     what the first reading assumes and this reading is never the lower one; it is
 //     exact for a big bucket (S = R*p) and a tiny one (S = B ≈ B̂) alike.
 //
+// Where B̂ is of the order of R*p the second reading is the first one's noise amplified
+// by (t+p)/t: that is the case of processes that share one server, each having drawn a
+// random share of its opening bucket (B̂ ≈ R*p ± 30% for three of them), and a B̂ a
+// little under R*p turned a fair share into one half again as large, which the climb
+// then kept. So S is taken as min(R*p, B̂*(1+16x⁴)), x = B̂/(R*p): B̂ itself for a tiny
+// bucket (x ≤ 0.15: within 1%), R*p, and thus the first reading, from x = 0.5 on.
+//
 // The controller jumps to the second (less 1%, and at least a 3% cut), then climbs slowly
 // to probe for more. It errs low when B̂ is high (a client that started near R), which the
 // climb repairs; it errs high only if the server's bucket was not full at the start, and
 // then each refusal still cuts at least 3%. Refusals within max(Retry-After, 250ms) of a
 // cut are echoes of requests already in flight and do not cut again (a longer Retry-After
 // among them extends the pause). With fewer than 4 acceptances to measure, the cut is
-// blind (×0.5) and the climb 5× faster.
+// blind (×0.5) and the climb 5× faster. A refusal before any acceptance at all (a
+// process that starts while others have emptied the server's bucket, or inside their
+// Retry-After window) cuts to a tenth of the refused rate, as the deepest first cut
+// does: halving a ceiling that is ten times a share takes three more windows, each of
+// which the other processes pay for too.
 //
 // The climb is 3% of the post-cut rate per second, but at most 3% of B̂/1s: an
 // overshoot of the climb empties the server's bucket in about sqrt(2B/climb) seconds, so
@@ -80,9 +94,16 @@ const (
 // The climb speeds up the longer it goes without a refusal: the step doubles every 2 s
 // since the last pause ended, up to 32×, so that capacity other clients left (the other
 // processes sharing a workspace finished; each had measured its own share) is found in
-// seconds, not minutes. Against a server whose bucket B̂ holds less than half a second at
-// the base rate, where an overshoot is refused at once and costs a whole pause, and after
-// a blind cut, the climb is not boosted.
+// seconds, not minutes. A limiter whose first refusal came before any acceptance (it
+// started while others held the budget) has no B̂; its climb is boosted all the same,
+// and doubles every second: it is likely the one with the smallest share, whose climb
+// is a fraction of its own small rate, and at a doubling every 2 s it took ten seconds
+// to take over what the others left when they finished. (A doubling every second for
+// every limiter also served processes started apart, but cost an extra window to three
+// processes started together at a ceiling of the server's rate, and to the shared
+// controller of package redislimit.) Against a server whose bucket B̂ holds less than
+// half a second at the base rate, where an overshoot is refused at once and costs a
+// whole pause, and after a blind cut, the climb is not boosted.
 //
 // The first refusal has no earlier one to measure from. Acceptances since the first one,
 // a = B + R*t, bound R from below by a/(t+1s) for any server whose burst B is at most one
@@ -122,7 +143,10 @@ func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 	next := a.rate * blindCut
 	a.step = blindClimb
 	switch {
-	case a.lastCut.IsZero() && !a.first.IsZero():
+	case a.lastCut.IsZero() && a.first.IsZero():
+		next = a.rate * deepestFirstCut
+		a.step = climb
+	case a.lastCut.IsZero():
 		secs := (now.Sub(a.first) + assumedBurst).Seconds()
 		est := float64(a.accepted) / secs * estimateMargin
 		next = min(max(est, a.rate*deepestFirstCut), a.rate*maxCut)
@@ -148,7 +172,8 @@ func (a *aimd) throttled(now time.Time, retryAfter time.Duration) bool {
 
 // measure returns the rate the server accepted since the last cut (see aimd), or 0 if it
 // cannot tell: acceptances less what the server's bucket saved up during the pause, over
-// the active time since the pause ended; without B̂, acceptances over the whole time.
+// the active time since the pause ended; without B̂, or with a B̂ of the order of what
+// the pause refilled, acceptances over the whole time.
 func (a *aimd) measure(now time.Time) float64 {
 	whole := now.Sub(a.lastCut).Seconds()
 	if whole <= 0 {
@@ -160,7 +185,9 @@ func (a *aimd) measure(now time.Time) float64 {
 	if active <= 0 || a.serverBurst <= 0 {
 		return lo
 	}
-	saved := math.Min(a.serverBurst, lo*(whole-active))
+	refill := lo * (whole - active) // R*p, as the first reading has it
+	x := a.serverBurst / refill
+	saved := math.Min(refill, a.serverBurst*(1+16*x*x*x*x)) // see aimd: B̂ is noisy near R*p
 	return (n - saved) / active
 }
 
@@ -176,15 +203,19 @@ func (a *aimd) succeeded(now time.Time) {
 	}
 }
 
-// boost is the factor of the additive step at now: doubled for every climbDoubling since
-// the last pause ended, up to maxClimbBoost; 1 (no boost) against a server whose bucket
-// B̂ holds less than half a second at the current base rate, which an overshoot would
-// empty at once, and after a blind cut, whose climb is fast already.
+// boost is the factor of the additive step at now: doubled for every climbDoubling
+// (lateDoubling without B̂) since the last pause ended, up to maxClimbBoost; 1 (no boost) against a server whose bucket
+// B̂ (when known) holds less than half a second at the current base rate, which an
+// overshoot would empty at once, and after a blind cut, whose climb is fast already.
 func (a *aimd) boost(now time.Time) float64 {
-	if a.lastCut.IsZero() || !now.After(a.reopen) || a.serverBurst < a.base/2 {
+	if a.lastCut.IsZero() || !now.After(a.reopen) || a.serverBurst > 0 && a.serverBurst < a.base/2 || a.step == blindClimb {
 		return 1
 	}
-	return math.Min(maxClimbBoost, math.Exp2(math.Floor(now.Sub(a.reopen).Seconds()/climbDoubling.Seconds())))
+	d := climbDoubling
+	if a.serverBurst <= 0 {
+		d = lateDoubling
+	}
+	return math.Min(maxClimbBoost, math.Exp2(math.Floor(now.Sub(a.reopen).Seconds()/d.Seconds())))
 }
 
 // burst returns the bucket size to use at the current rate: the configured burst, but at

@@ -33,6 +33,10 @@ const (
 	// maxResumeSpread bounds the jitter of the resume after a hold; the spread is a
 	// tenth of the hold, up to this.
 	maxResumeSpread = 100 * time.Millisecond
+	// openingTimeout bounds the opening of an unknown limit (see Config.Burst): waiters
+	// behind the first request go this long after it at the latest, answered or not (an
+	// answer that is neither an acceptance nor a refusal, a 503, reaches no limiter).
+	openingTimeout = 250 * time.Millisecond
 )
 
 // ErrWouldExceedDeadline is returned by Limiter.Wait when the context's deadline comes
@@ -48,6 +52,11 @@ type Config struct {
 	// max(1, Rate/10), a tenth of a second's worth. Unless Known is set, a new Limiter's
 	// bucket holds one token, not a full burst: a run that opened with a burst would race
 	// a server whose own bucket is just as full, and lose requests to 429s at the start.
+	// An adaptive Limiter without Known also lets only its first request go until the
+	// remote end answers (Accepted or Throttled), or for 250 ms at most: a process
+	// that starts while other processes' Retry-After window is open sends one request
+	// into it, not one per round trip's worth of its ceiling. The bucket fills meanwhile,
+	// so the round trip costs no throughput.
 	// In adaptive mode the burst is also capped to a tenth of a second at the current
 	// rate, unless Known is set and the rate is at the ceiling.
 	Burst int
@@ -79,6 +88,7 @@ type Limiter struct {
 	gate     Gate
 	spread   atomic.Int64 // resume jitter of the current hold, in nanoseconds
 	pausing  atomic.Bool  // a hold lowered the bucket's burst to 1 (see resume)
+	opening  *opening     // nil: every waiter may take a token at once
 
 	mu       sync.Mutex
 	ctl      *aimd // nil: fixed rate
@@ -108,6 +118,9 @@ func New(cfg Config) *Limiter {
 		l.ctl = newAIMD(cfg.Rate, floor)
 		l.applied = cfg.Rate
 		l.bucket.SetBurst(l.burstNow())
+		if !cfg.Known {
+			l.opening = newOpening()
+		}
 	}
 	open := 1 // the unknown limit's cautious start (see Config.Burst)
 	if l.declared {
@@ -138,7 +151,8 @@ func (l *Limiter) burstNow() int {
 // outside every hold the limiter knows of: a token obtained while a hold began is given
 // up, the hold is waited out, and a fresh token is taken. Waiters that a hold stopped
 // resume at jittered moments within a short spread after it ends (a tenth of the hold,
-// at most 100 ms), not all at once.
+// at most 100 ms), not all at once. An adaptive limiter of unknown limit lets only one
+// Wait return until the first Accepted or Throttled, or for 250 ms (see Config.Burst).
 //
 // Wait returns context.Cause(ctx), without consuming a token, if ctx ends first, and
 // ErrWouldExceedDeadline at once if ctx's deadline comes before the token would.
@@ -149,6 +163,9 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		}
 		if l.bucket == nil {
 			return nil
+		}
+		if err := l.opening.wait(ctx); err != nil {
+			return err
 		}
 		if err := l.take(ctx); err != nil {
 			return err
@@ -182,6 +199,7 @@ func (l *Limiter) take(ctx context.Context) error {
 // In adaptive mode the rate climbs a little. The first acceptance after a hold gives the
 // bucket its burst back. It never blocks for long.
 func (l *Limiter) Accepted() {
+	l.opening.end()
 	if l.bucket == nil || l.ctl == nil && !l.pausing.Load() {
 		return
 	}
@@ -227,6 +245,7 @@ func (l *Limiter) Throttled(retryAfter time.Duration) {
 	if retryAfter > 0 {
 		l.Hold(now.Add(retryAfter))
 	}
+	l.opening.end()
 	if l.ctl == nil {
 		return
 	}

@@ -54,8 +54,10 @@ if adaptive and k > 0 and ceil > 0 then
   if not first then first = now; table.insert(out, 'first'); table.insert(out, num(first)) end
   acc = acc + k
   local boost = 1
-  if lastCut and now > reopen and sburst >= base / 2 then
-    boost = math.min(32, 2 ^ math.floor((now - reopen) / 2e6))
+  if lastCut and now > reopen and not (sburst > 0 and sburst < base / 2) and step ~= 0.15 then
+    local d = 2e6
+    if sburst <= 0 then d = 1e6 end
+    boost = math.min(32, 2 ^ math.floor((now - reopen) / d))
   end
   for i = 1, k do
     if rate < ceil then rate = math.min(ceil, rate + boost * step * base / rate) end
@@ -123,7 +125,10 @@ if ARGV[5] == '1' and ARGV[6] == '1' and ceil > 0 then
   else
     local acc, sburst = st.acc or 0, st.sburst or 0
     local nxt, step = rate * 0.5, 0.15
-    if not st.lastCut and st.first then
+    if not st.lastCut and not st.first then
+      nxt = rate * 0.1
+      step = 0.03
+    elseif not st.lastCut then
       local secs = (now - st.first) / 1e6 + 1
       nxt = math.min(math.max(acc / secs * 0.99, rate * 0.1), rate * 0.97)
       sburst = acc
@@ -135,7 +140,11 @@ if ARGV[5] == '1' and ARGV[6] == '1' and ceil > 0 then
         local lo = acc / whole
         local active = (now - st.reopen) / 1e6
         if active <= 0 or sburst <= 0 then est = lo
-        else est = (acc - math.min(sburst, lo * (whole - active))) / active end
+        else
+          local refill = lo * (whole - active)
+          local x = sburst / refill
+          est = (acc - math.min(refill, sburst * (1 + 16 * x ^ 4))) / active
+        end
       end
       if est > 0 then nxt = math.min(est * 0.99, rate * 0.97); step = 0.03 end
     end

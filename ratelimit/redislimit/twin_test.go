@@ -36,12 +36,45 @@ func adaptiveScript() []step {
 	return append(s, step{sleep: 10 * time.Millisecond, throttle: time.Second})
 }
 
+// latecomerScript is a process refused before any acceptance (TestAdaptiveRefusedBefore-
+// AnyAcceptance and TestAdaptiveClimbBoostWithoutBurstEstimate, ratelimit): the deep
+// cut, a measured one, and a boosted climb without an estimate of the server's bucket.
+func latecomerScript() []step {
+	s := []step{{throttle: time.Second}, {throttle: time.Second}, {sleep: time.Second}}
+	for range 10 {
+		s = append(s, step{sleep: 200 * time.Millisecond, accept: 1})
+	}
+	s = append(s, step{throttle: time.Second}, step{sleep: time.Second})
+	for range 20 {
+		s = append(s, step{sleep: 500 * time.Millisecond, accept: 5})
+	}
+	return s
+}
+
+// sharedShareScript is one of three processes sharing a server (TestAdaptiveSharedShare,
+// ratelimit): a random share of the opening bucket, then a second cut on the
+// pause-included reading.
+func sharedShareScript() []step {
+	s := []step{{accept: 5}, {sleep: 50 * time.Millisecond, throttle: time.Second}, {sleep: time.Second}}
+	for range 10 {
+		s = append(s, step{sleep: 50 * time.Millisecond, accept: 1})
+	}
+	return append(s, step{throttle: time.Second})
+}
+
 // TestAdaptiveTwin drives the Lua controller of the shared budget and ratelimit's own
 // through the same events at the same moments: the shared rate follows the local one
 // step by step.
 func TestAdaptiveTwin(t *testing.T) {
+	srv := testserver.Redis(t, testserver.RedisOptions{})
+	for name, script := range map[string][]step{"steps": adaptiveScript(), "latecomer": latecomerScript(), "shared share": sharedShareScript()} {
+		t.Run(name, func(t *testing.T) { runTwin(t, srv.URL, name, script) })
+	}
+}
+
+// runTwin drives both controllers through script; name keeps its Redis keys apart.
+func runTwin(t *testing.T, url, name string, script []step) {
 	cfg := ratelimit.Config{Rate: 100, Burst: 25, Adaptive: true, MinRate: 2}
-	script := adaptiveScript()
 	var want []float64
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(cfg)
@@ -57,13 +90,12 @@ func TestAdaptiveTwin(t *testing.T) {
 		}
 	})
 
-	srv := testserver.Redis(t, testserver.RedisOptions{})
-	rdb, err := Open(t.Context(), srv.URL)
+	rdb, err := Open(t.Context(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	l := newLimiter(rdb, ratelimit.NewDestination("twin", "key"), Config{Limit: cfg})
+	l := newLimiter(rdb, ratelimit.NewDestination("twin "+name, "key"), Config{Limit: cfg})
 	now := time.Now()
 	l.now = func() time.Time { return now }
 	flush := func() {
