@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,14 @@ type partSource struct {
 	items []runstore.Item // the current chunk's pending items
 	pos   int             // next of items
 	ended bool            // every chunk has been read
+
+	// A CSV body's chunk: its rows' bytes as one string (row after row,
+	// the next at textAt) and a slab for their cells, so that reading a
+	// row back costs no allocation of its own. Both live as long as any
+	// of the chunk's records.
+	text   string
+	textAt int
+	slab   []string
 }
 
 // Next returns the next pending item as a Record.
@@ -58,28 +67,66 @@ func (s *partSource) Next() (source.Record, error) {
 		s.sink.opened(s.next, len(items), first)
 		s.items, s.pos = items, 0
 		s.next++
+		if s.header != nil {
+			s.joinRows()
+		}
 	}
 	it := s.items[s.pos]
 	s.items[s.pos] = runstore.Item{}
 	s.pos++
-	return record(it, s.header), nil
+	if s.header != nil {
+		return s.row(it), nil
+	}
+	return record(it), nil
 }
 
-// record decodes a stored item: a CSV row's cells under header when it is
-// set (every record of a part shares it, as a reader's rows share theirs),
-// else a JSON object.
-func record(it runstore.Item, header []string) source.Record {
+// joinRows copies the current chunk's rows into one string, and makes the
+// slab their cells are cut from.
+func (s *partSource) joinRows() {
+	var b strings.Builder
+	n := 0
+	for _, it := range s.items {
+		if it.Error == "" {
+			n += len(it.Data)
+		}
+	}
+	b.Grow(n)
+	for _, it := range s.items {
+		if it.Error == "" {
+			b.Write(it.Data)
+		}
+	}
+	s.text, s.textAt = b.String(), 0
+	s.slab = make([]string, len(s.items)*len(s.header))
+}
+
+// row decodes a stored CSV row, the current chunk's next (joinRows): its
+// cells under the part's header (every record of a part shares it, as a
+// reader's rows share theirs).
+func (s *partSource) row(it runstore.Item) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
 	if it.Error != "" {
 		rec.Err = errors.New(it.Error)
 		return rec
 	}
-	if header != nil {
-		var err error
-		if rec.Cells, err = rowCells(it.Data, len(header)); err != nil {
-			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
-		}
-		rec.Header, rec.Raw = header, nil
+	row := s.text[s.textAt : s.textAt+len(it.Data)]
+	s.textAt += len(it.Data)
+	cols := len(s.header)
+	cells := s.slab[:0:cols]
+	s.slab = s.slab[cols:]
+	var err error
+	if rec.Cells, err = rowCells(row, cells); err != nil {
+		rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
+	}
+	rec.Header, rec.Raw = s.header, nil
+	return rec
+}
+
+// record decodes a stored item of a JSON object.
+func record(it runstore.Item) source.Record {
+	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
+	if it.Error != "" {
+		rec.Err = errors.New(it.Error)
 		return rec
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
