@@ -147,7 +147,7 @@ func record(it runstore.Item) source.Record {
 // waiting, or flushEvery after the first of them, so GET /results shows
 // progress and a crash loses at most the results of work in flight.
 const (
-	groupSize  = 512
+	groupSize  = 2048
 	flushEvery = 250 * time.Millisecond
 )
 
