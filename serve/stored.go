@@ -173,6 +173,7 @@ type chunkSink struct {
 	mu     sync.Mutex
 	wake   chan struct{}           // capacity 1: results are waiting
 	bufs   map[int]*runstore.Group // waiting results, by chunk
+	queued int                     // results in bufs
 	free   []*runstore.Group       // emptied groups, for reuse
 	line   []byte                  // scratch of add
 	left   map[int]int             // results still expected, by chunk opened
@@ -289,6 +290,7 @@ func (s *chunkSink) queueLocked(index int64, status string, line []byte) {
 		s.bufs[no] = g
 	}
 	g.Add(index, status, line)
+	s.queued++
 	if g.Len() >= groupSize {
 		s.signal()
 	}
@@ -326,13 +328,8 @@ func (s *chunkSink) committed(n int) {
 	}
 }
 
-func (s *chunkSink) waitingLocked() int {
-	n := 0
-	for _, g := range s.bufs {
-		n += g.Len()
-	}
-	return n
-}
+// waitingLocked is how many results wait to be stored; s.mu must be held.
+func (s *chunkSink) waitingLocked() int { return s.queued }
 
 func (s *chunkSink) signal() {
 	select {
@@ -369,6 +366,7 @@ func (s *chunkSink) flush(all bool) {
 	for no, g := range s.bufs {
 		if all || old || g.Len() >= groupSize || s.left[no] == 0 {
 			due[no] = g
+			s.queued -= g.Len()
 			delete(s.bufs, no)
 		}
 	}
