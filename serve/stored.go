@@ -285,7 +285,7 @@ func (s *chunkSink) queueLocked(index int64, status string, line []byte) {
 		if n := len(s.free); n > 0 {
 			g, s.free = s.free[n-1], s.free[:n-1]
 		} else {
-			g = &runstore.Group{}
+			g = groups.Get().(*runstore.Group)
 		}
 		s.bufs[no] = g
 	}
@@ -433,8 +433,16 @@ func (s *chunkSink) close() error {
 	s.mu.Unlock()
 	s.signal()
 	<-s.done
+	for _, g := range s.free { // every group: the last flush took them all
+		groups.Put(g)
+	}
+	s.free = nil
 	return s.err
 }
+
+// groups keeps emptied result groups, their memory grown to a group's
+// size, from one slice's sink to the next.
+var groups = sync.Pool{New: func() any { return new(runstore.Group) }}
 
 // allStored reports whether every chunk of the part has all its results
 // stored (the part is done).
