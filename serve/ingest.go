@@ -94,29 +94,52 @@ func appendCells(b []byte, header, cells []string) []byte {
 	return b
 }
 
-// rowCells reads back a row stored by appendCells: its cells, as the CSV
-// reader gave them (one string for the row, the cells cut from it).
-func rowCells(data []byte, columns int) ([]string, error) {
-	row := string(data)
-	var cells []string
+// rowCells reads back a row stored by appendCells from row, its bytes as a
+// string: its cells, cut from row as the CSV reader cuts them from its
+// text, appended to cells (a slice of the columns' capacity from a slab,
+// so a row costs no allocation of its own).
+func rowCells(row string, cells []string) ([]string, error) {
 	for at := 0; at < len(row); {
-		i, n := binary.Uvarint(data[at:])
+		i, n := uvarint(row[at:])
 		if n <= 0 || i != uint64(len(cells)) {
 			return nil, errors.New("corrupt stored row")
 		}
 		at += n
-		l, n := binary.Uvarint(data[at:])
-		if n <= 0 || l > uint64(len(data)-at-n) {
+		l, n := uvarint(row[at:])
+		if n <= 0 || l > uint64(len(row)-at-n) {
 			return nil, errors.New("corrupt stored row")
 		}
 		at += n
-		if cells == nil {
-			cells = make([]string, 0, columns)
-		}
 		cells = append(cells, row[at:at+int(l)])
 		at += int(l)
 	}
+	if len(cells) == 0 {
+		return nil, nil // as the CSV reader gives a row without cells
+	}
 	return cells, nil
+}
+
+// uvarint decodes a uvarint from the start of s as binary.Uvarint does
+// from bytes: the value and its length, 0 if s is too short, negative if
+// it overflows 64 bits.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	var shift uint
+	for i := 0; i < len(s); i++ {
+		if i == binary.MaxVarintLen64 {
+			return 0, -(i + 1)
+		}
+		b := s[i]
+		if b < 0x80 {
+			if i == binary.MaxVarintLen64-1 && b > 1 {
+				return 0, -(i + 1)
+			}
+			return x | uint64(b)<<shift, i + 1
+		}
+		x |= uint64(b&0x7f) << shift
+		shift += 7
+	}
+	return 0, 0
 }
 
 // ingestEnvelope stores the items of a JSON body {"items": [...], "mapping":

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,14 @@ type partSource struct {
 	items []runstore.Item // the current chunk's pending items
 	pos   int             // next of items
 	ended bool            // every chunk has been read
+
+	// A CSV body's chunk: its rows' bytes as one string (row after row,
+	// the next at textAt) and a slab for their cells, so that reading a
+	// row back costs no allocation of its own. Both live as long as any
+	// of the chunk's records.
+	text   string
+	textAt int
+	slab   []string
 }
 
 // Next returns the next pending item as a Record.
@@ -58,28 +67,66 @@ func (s *partSource) Next() (source.Record, error) {
 		s.sink.opened(s.next, len(items), first)
 		s.items, s.pos = items, 0
 		s.next++
+		if s.header != nil {
+			s.joinRows()
+		}
 	}
 	it := s.items[s.pos]
 	s.items[s.pos] = runstore.Item{}
 	s.pos++
-	return record(it, s.header), nil
+	if s.header != nil {
+		return s.row(it), nil
+	}
+	return record(it), nil
 }
 
-// record decodes a stored item: a CSV row's cells under header when it is
-// set (every record of a part shares it, as a reader's rows share theirs),
-// else a JSON object.
-func record(it runstore.Item, header []string) source.Record {
+// joinRows copies the current chunk's rows into one string, and makes the
+// slab their cells are cut from.
+func (s *partSource) joinRows() {
+	var b strings.Builder
+	n := 0
+	for _, it := range s.items {
+		if it.Error == "" {
+			n += len(it.Data)
+		}
+	}
+	b.Grow(n)
+	for _, it := range s.items {
+		if it.Error == "" {
+			b.Write(it.Data)
+		}
+	}
+	s.text, s.textAt = b.String(), 0
+	s.slab = make([]string, len(s.items)*len(s.header))
+}
+
+// row decodes a stored CSV row, the current chunk's next (joinRows): its
+// cells under the part's header (every record of a part shares it, as a
+// reader's rows share theirs).
+func (s *partSource) row(it runstore.Item) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
 	if it.Error != "" {
 		rec.Err = errors.New(it.Error)
 		return rec
 	}
-	if header != nil {
-		var err error
-		if rec.Cells, err = rowCells(it.Data, len(header)); err != nil {
-			rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
-		}
-		rec.Header, rec.Raw = header, nil
+	row := s.text[s.textAt : s.textAt+len(it.Data)]
+	s.textAt += len(it.Data)
+	cols := len(s.header)
+	cells := s.slab[:0:cols]
+	s.slab = s.slab[cols:]
+	var err error
+	if rec.Cells, err = rowCells(row, cells); err != nil {
+		rec.Err = fmt.Errorf("line %d: %w", it.Line, err)
+	}
+	rec.Header, rec.Raw = s.header, nil
+	return rec
+}
+
+// record decodes a stored item of a JSON object.
+func record(it runstore.Item) source.Record {
+	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
+	if it.Error != "" {
+		rec.Err = errors.New(it.Error)
 		return rec
 	}
 	dec := json.NewDecoder(bytes.NewReader(it.Data))
@@ -100,7 +147,7 @@ func record(it runstore.Item, header []string) source.Record {
 // waiting, or flushEvery after the first of them, so GET /results shows
 // progress and a crash loses at most the results of work in flight.
 const (
-	groupSize  = 512
+	groupSize  = 2048
 	flushEvery = 250 * time.Millisecond
 )
 
@@ -126,6 +173,7 @@ type chunkSink struct {
 	mu     sync.Mutex
 	wake   chan struct{}           // capacity 1: results are waiting
 	bufs   map[int]*runstore.Group // waiting results, by chunk
+	queued int                     // results in bufs
 	free   []*runstore.Group       // emptied groups, for reuse
 	line   []byte                  // scratch of add
 	left   map[int]int             // results still expected, by chunk opened
@@ -237,11 +285,12 @@ func (s *chunkSink) queueLocked(index int64, status string, line []byte) {
 		if n := len(s.free); n > 0 {
 			g, s.free = s.free[n-1], s.free[:n-1]
 		} else {
-			g = &runstore.Group{}
+			g = groups.Get().(*runstore.Group)
 		}
 		s.bufs[no] = g
 	}
 	g.Add(index, status, line)
+	s.queued++
 	if g.Len() >= groupSize {
 		s.signal()
 	}
@@ -279,13 +328,8 @@ func (s *chunkSink) committed(n int) {
 	}
 }
 
-func (s *chunkSink) waitingLocked() int {
-	n := 0
-	for _, g := range s.bufs {
-		n += g.Len()
-	}
-	return n
-}
+// waitingLocked is how many results wait to be stored; s.mu must be held.
+func (s *chunkSink) waitingLocked() int { return s.queued }
 
 func (s *chunkSink) signal() {
 	select {
@@ -322,6 +366,7 @@ func (s *chunkSink) flush(all bool) {
 	for no, g := range s.bufs {
 		if all || old || g.Len() >= groupSize || s.left[no] == 0 {
 			due[no] = g
+			s.queued -= g.Len()
 			delete(s.bufs, no)
 		}
 	}
@@ -388,8 +433,16 @@ func (s *chunkSink) close() error {
 	s.mu.Unlock()
 	s.signal()
 	<-s.done
+	for _, g := range s.free { // every group: the last flush took them all
+		groups.Put(g)
+	}
+	s.free = nil
 	return s.err
 }
+
+// groups keeps emptied result groups, their memory grown to a group's
+// size, from one slice's sink to the next.
+var groups = sync.Pool{New: func() any { return new(runstore.Group) }}
 
 // allStored reports whether every chunk of the part has all its results
 // stored (the part is done).
