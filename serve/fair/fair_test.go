@@ -25,8 +25,8 @@ func (t tokens) Wait(ctx context.Context) error {
 }
 
 // users starts n goroutines per share that wait, report the share's name,
-// and wait again, until ctx ends.
-func users(ctx context.Context, wg *sync.WaitGroup, granted chan<- string, name string, s *fair.Share, n int) {
+// pass h (nil: no hold), and wait again, until ctx ends.
+func users(ctx context.Context, wg *sync.WaitGroup, granted chan<- string, name string, s *fair.Share, n int, h *hold) {
 	for range n {
 		wg.Go(func() {
 			for s.Wait(ctx) == nil {
@@ -35,8 +35,50 @@ func users(ctx context.Context, wg *sync.WaitGroup, granted chan<- string, name 
 				case <-ctx.Done():
 					return
 				}
+				if !h.pass(ctx) {
+					return
+				}
 			}
 		})
+	}
+}
+
+// hold keeps users from waiting again while it is on.
+type hold struct {
+	mu sync.Mutex
+	on chan struct{} // nil: off; closed when released
+}
+
+func (h *hold) set() {
+	h.mu.Lock()
+	h.on = make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *hold) release() {
+	h.mu.Lock()
+	close(h.on)
+	h.on = nil
+	h.mu.Unlock()
+}
+
+// pass returns at once when h is nil or off, else when h is released; false
+// if ctx ended first.
+func (h *hold) pass(ctx context.Context) bool {
+	if h == nil {
+		return true
+	}
+	h.mu.Lock()
+	on := h.on
+	h.mu.Unlock()
+	if on == nil {
+		return true
+	}
+	select {
+	case <-on:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -49,8 +91,8 @@ func TestRoundRobinBetweenBigAndSmall(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
 		granted := make(chan string)
-		users(ctx, &wg, granted, "big", big, 8)
-		users(ctx, &wg, granted, "small", small, 1)
+		users(ctx, &wg, granted, "big", big, 8, nil)
+		users(ctx, &wg, granted, "small", small, 1, nil)
 		synctest.Wait()
 		counts := map[string]int{}
 		prev := ""
@@ -82,7 +124,7 @@ func TestIdleShareTakesNoTurn(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		var wg sync.WaitGroup
 		granted := make(chan string)
-		users(ctx, &wg, granted, "a", a, 2)
+		users(ctx, &wg, granted, "a", a, 2, nil)
 		synctest.Wait()
 		for range 10 {
 			lim <- nil
@@ -109,31 +151,9 @@ func TestShareCatchesUpAfterIdleMoment(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
 			var wg sync.WaitGroup
 			granted := make(chan string)
-			users(ctx, &wg, granted, "big", big, 8)
-			var mu sync.Mutex
-			held := false
-			release := make(chan struct{})
-			for range 4 { // small's users, whom the test can hold after a grant
-				wg.Go(func() {
-					for small.Wait(ctx) == nil {
-						select {
-						case granted <- "small":
-						case <-ctx.Done():
-							return
-						}
-						mu.Lock()
-						h, r := held, release
-						mu.Unlock()
-						if h {
-							select {
-							case <-r:
-							case <-ctx.Done():
-								return
-							}
-						}
-					}
-				})
-			}
+			users(ctx, &wg, granted, "big", big, 8, nil)
+			h := &hold{}
+			users(ctx, &wg, granted, "small", small, 4, h)
 			synctest.Wait()
 			counts := map[string]int{}
 			step := func(n int) {
@@ -147,14 +167,9 @@ func TestShareCatchesUpAfterIdleMoment(t *testing.T) {
 			if counts["big"] != 20 || counts["small"] != 20 {
 				t.Fatalf("idle %d: before the hold, grants %v; want 20 each", idle, counts)
 			}
-			mu.Lock()
-			held = true
-			mu.Unlock()
+			h.set()
 			step(idle + 4) // small's four users take a grant each, then all are held
-			mu.Lock()
-			held = false
-			close(release)
-			mu.Unlock()
+			h.release()
 			synctest.Wait()
 			before := counts["small"]
 			owed := min(counts["big"]-before, fair.Credit) // the turns small missed, up to its credit
