@@ -107,33 +107,23 @@ func changedCopy(file string) (string, error) {
 		return "", err
 	}
 	defer in.Close()
-	f, err := os.Create(out)
-	if err != nil {
-		return "", err
-	}
-	w := bufio.NewWriterSize(f, 256<<10)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(nil, 1<<20)
-	for row := -1; sc.Scan(); row++ {
-		line := sc.Bytes()
-		if row >= 0 && row%diffEvery == diffEvery/2 {
-			// The plan column (the 5th) becomes "changed".
-			cells := bytes.Split(line, []byte(","))
-			cells[4] = []byte("changed")
-			line = bytes.Join(cells, []byte(","))
+	err = writeFile(out, func(w *bufio.Writer) error {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(nil, 1<<20)
+		for row := -1; sc.Scan(); row++ {
+			line := sc.Bytes()
+			if row >= 0 && row%diffEvery == diffEvery/2 {
+				// The plan column (the 5th) becomes "changed".
+				cells := bytes.Split(line, []byte(","))
+				cells[4] = []byte("changed")
+				line = bytes.Join(cells, []byte(","))
+			}
+			w.Write(line)
+			w.WriteByte('\n')
 		}
-		w.Write(line)
-		w.WriteByte('\n')
-	}
-	err = sc.Err()
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+		return sc.Err()
+	})
 	if err != nil {
-		os.Remove(out)
 		return "", err
 	}
 	return out, nil

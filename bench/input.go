@@ -32,23 +32,33 @@ func (in *inputs) file(rows int) (string, error) {
 		return p, nil
 	}
 	p := filepath.Join(in.dir, fmt.Sprintf("users-%d.csv", rows))
-	f, err := os.Create(p)
-	if err != nil {
+	if err := writeFile(p, func(w *bufio.Writer) error { return writeUsers(w, rows) }); err != nil {
 		return "", err
-	}
-	w := bufio.NewWriterSize(f, 256<<10)
-	werr := writeUsers(w, rows)
-	if err := w.Flush(); werr == nil {
-		werr = err
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr != nil {
-		return "", fmt.Errorf("writing %s: %w", p, werr)
 	}
 	in.files[rows] = p
 	return p, nil
+}
+
+// writeFile writes path through a buffer with write; on any failure it
+// removes the partial file, so a later run never takes it for a whole one.
+func writeFile(path string, write func(*bufio.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	err = write(w)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // writeUsers writes the header and rows valid, distinct users to w: a unique

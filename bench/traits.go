@@ -43,21 +43,8 @@ func (in *inputs) fileOf(kind inputKind, rows int) (string, error) {
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}
-	f, err := os.Create(p)
-	if err != nil {
+	if err := writeFile(p, func(w *bufio.Writer) error { return writeTraitsUsers(w, rows) }); err != nil {
 		return "", err
-	}
-	w := bufio.NewWriterSize(f, 256<<10)
-	werr := writeTraitsUsers(w, rows)
-	if err := w.Flush(); werr == nil {
-		werr = err
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr != nil {
-		os.Remove(p)
-		return "", fmt.Errorf("writing %s: %w", p, werr)
 	}
 	return p, nil
 }
