@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/segloop/segloop/checkpoint"
@@ -247,53 +248,61 @@ func (fl *failing) fault(op string) error {
 
 // TestWriteError makes every write fail, and checks that Mark reports it,
 // that nothing on disk is lost, and that the marks reach the disk once
-// writes work again.
+// writes work again. It runs in a synctest bubble so that the background
+// writer (which writes the first mark at once, then waits the hour-long
+// Interval) has finished before each look at the disk: outside one, a
+// writer caught between its write and the cut-back after a failed fsync
+// shows a record that is about to be removed.
 func TestWriteError(t *testing.T) {
 	for _, op := range []string{"write", "sync"} {
 		t.Run(op, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "c")
-			var fl failing
-			f, err := checkpoint.Open(path, "fp", checkpoint.WithFault(checkpoint.Options{Interval: time.Hour}, func(o string) error {
-				if o != op {
-					return nil
+			synctest.Test(t, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "c")
+				var fl failing
+				f, err := checkpoint.Open(path, "fp", checkpoint.WithFault(checkpoint.Options{Interval: time.Hour}, func(o string) error {
+					if o != op {
+						return nil
+					}
+					return fl.fault(o)
+				}))
+				if err != nil {
+					t.Fatal(err)
 				}
-				return fl.fault(o)
-			}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			mark(t, f, 0)
-			if err := f.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			fl.set(true)
-			mark(t, f, 1)
-			if err := f.Flush(); err == nil {
-				t.Fatal("Flush succeeded with writes failing")
-			}
-			if err := f.Mark(2); err == nil {
-				t.Fatal("Mark after a failed write returned nil, want the write error")
-			}
-			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 1}}) {
-				t.Errorf("ranges on disk = %v after failed writes, want the earlier state [[0 1]]", got)
-			}
-			fl.set(false)
-			if err := f.Flush(); err != nil {
-				t.Fatalf("Flush after writes work again: %v", err)
-			}
-			if err := f.Mark(3); err != nil {
-				t.Fatalf("Mark after a successful write: %v", err)
-			}
-			if err := f.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 4}}) {
-				t.Errorf("ranges = %v, want [[0 4]]", got)
-			}
-			if err := f.Close(); err != nil {
-				t.Fatal(err)
-			}
+				defer f.Close()
+				mark(t, f, 0)
+				synctest.Wait()
+				if err := f.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				fl.set(true)
+				mark(t, f, 1)
+				if err := f.Flush(); err == nil {
+					t.Fatal("Flush succeeded with writes failing")
+				}
+				if err := f.Mark(2); err == nil {
+					t.Fatal("Mark after a failed write returned nil, want the write error")
+				}
+				synctest.Wait()
+				if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 1}}) {
+					t.Errorf("ranges on disk = %v after failed writes, want the earlier state [[0 1]]", got)
+				}
+				fl.set(false)
+				if err := f.Flush(); err != nil {
+					t.Fatalf("Flush after writes work again: %v", err)
+				}
+				if err := f.Mark(3); err != nil {
+					t.Fatalf("Mark after a successful write: %v", err)
+				}
+				if err := f.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				if got := readDisk(t, path).Ranges; !reflect.DeepEqual(got, [][2]int64{{0, 4}}) {
+					t.Errorf("ranges = %v, want [[0 4]]", got)
+				}
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			})
 		})
 	}
 }
