@@ -62,7 +62,9 @@ func plan(quick bool) []*scenario {
 		{ID: 6, Name: "faults: 10% 503s, 5% resets", Rows: []int{sz.faults},
 			Server: serverConfig{FailRate: 0.10, ResetRate: 0.05},
 			Clients: []clientConfig{segloop(batchSize, 0),
-				{Name: clientClean, Batch: batchSize, Rate: 0, Server: &serverConfig{}}, ago},
+				{Name: clientClean, Batch: batchSize, Rate: 0, Server: &serverConfig{}},
+				{Name: clientDefaults, Batch: batchSize, DefaultRate: true},
+				{Name: clientDefaultsClean, Batch: batchSize, DefaultRate: true, Server: &serverConfig{}}, ago},
 			figures: faultFigures},
 		{ID: 7, Name: "unknown server limit, server burst 0.1 s (stress; issue 7's targets of scenario 2)", Rows: []int{sz.limited},
 			Server:  serverConfig{Rate: limitedRate, Burst: smallBurst(limitedRate)},
@@ -75,9 +77,13 @@ func plan(quick bool) []*scenario {
 	}
 }
 
-// clientClean is scenario 6's segloop against a server without faults: the
-// clean time its faulty time is judged against.
-const clientClean = "segloop, no faults"
+// clientClean and clientDefaultsClean are scenario 6's segloop (at --rate 0)
+// and segloop with its default flags against a server without faults: the
+// clean times their faulty times are judged against.
+const (
+	clientClean         = "segloop, no faults"
+	clientDefaultsClean = "segloop, default flags, no faults"
+)
 
 // figs collects the figures of one scenario.
 type figs struct {
