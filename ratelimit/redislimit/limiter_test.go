@@ -214,8 +214,8 @@ func TestRedisLostAndBack(t *testing.T) {
 			t.Errorf("limiter %d falls back at %.1f/s, want at most half of %v", i, r, rate)
 		}
 	}
+	restarted := time.Now() // before: a probe may find Redis while Restart waits for it
 	srv.Restart(t)
-	restarted := time.Now()
 	// Each limiter rejoins at its own next probe (one a second): one may share
 	// the budget while the other still paces its fallback share.
 	both("both limiters sharing again", func(s redislimit.Status) bool { return s.Shared })
