@@ -3,6 +3,7 @@ package segment_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -16,10 +17,16 @@ import (
 func TestClientStaleConnection(t *testing.T) {
 	srv := segmenttest.NewServer(segmenttest.Options{WriteKeys: []string{testKey}})
 	defer srv.Close()
-	c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.Timeout = 200 * time.Millisecond })
+	// Two clients on one HTTP client share its kept-alive connections: the
+	// answered requests and the resets go through c, whose timeout a loaded
+	// machine never reaches; the timeout through short, on the same connection.
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer hc.CloseIdleConnections()
+	c := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.HTTPClient = hc })
+	short := newTestClient(t, srv.URL, func(cfg *segment.Config) { cfg.HTTPClient, cfg.Timeout = hc, 200*time.Millisecond })
 	ev := []byte(`{"type":"identify","userId":"u1"}`)
 	ctx := context.Background()
-	send := func(call string) error {
+	sendWith := func(c *segment.Client, call string) error {
 		if call == "identify" {
 			_, err := c.Identify(ctx, ev, 0)
 			return err
@@ -27,6 +34,7 @@ func TestClientStaleConnection(t *testing.T) {
 		_, err := c.Batch(ctx, [][]byte{ev}, 0)
 		return err
 	}
+	send := func(call string) error { return sendWith(c, call) }
 	stale := func(err error) (bool, bool) {
 		var re *segment.RequestError
 		return errors.As(err, &re), re != nil && re.Stale
@@ -52,7 +60,7 @@ func TestClientStaleConnection(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv.Script(segmenttest.Response{Delay: time.Minute}) // a timeout on a reused connection
-			err = send(call)
+			err = sendWith(short, call)
 			if isRE, s := stale(err); !isRE || s {
 				t.Errorf("timeout: %v: RequestError %v, Stale %v; want a RequestError, not Stale", err, isRE, s)
 			}

@@ -321,7 +321,7 @@ func TestDiffLedgerUnavailable(t *testing.T) {
 
 	var created struct{ ID string }
 	e.json("POST", "/v1/runs", map[string]any{"items": planItems(50, 1, 2), "diff": true}, 202, &created)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience(t))
 	for !strings.Contains(e.logs.String(), "ledger: lookup") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no slice stopped by the ledger\n%s", e.logs)

@@ -192,10 +192,10 @@ type resultLine struct {
 }
 
 // waitRun polls run id until it has finished (the poll is on the state, not
-// on time: it fails only after a generous bound).
+// on time: it fails only near the test's deadline, see patience).
 func (e *env) waitRun(id string) runView {
 	e.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience(e.t))
 	for {
 		var v runView
 		e.json("GET", "/v1/runs/"+id, nil, 200, &v)
@@ -208,6 +208,19 @@ func (e *env) waitRun(id string) runView {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// patience is how long a test polls for a state before it calls it never
+// reached: the time left before go test -timeout, less a margin to report
+// the failure, so that a slow or loaded machine never fails a test that
+// would pass.
+func patience(t *testing.T) time.Duration {
+	deadline, ok := t.Deadline()
+	if !ok {
+		return 10 * time.Minute
+	}
+	left := time.Until(deadline)
+	return max(left-min(left/10, 30*time.Second), time.Second)
 }
 
 // results returns run id's result lines for query q ("" for all).

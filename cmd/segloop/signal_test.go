@@ -147,11 +147,13 @@ func TestProcessSIGINTWithFIFOInput(t *testing.T) {
 // makes the checkpoint hold them), so nothing finished is lost or re-sent.
 func TestProcessSecondSIGINTWritesFinishedResults(t *testing.T) {
 	srv := newServer(t, segmenttest.Options{})
-	srv.Script(segmenttest.Response{}, segmenttest.Response{}, segmenttest.Response{}, segmenttest.Response{Delay: time.Minute})
+	// The fourth request is never answered, nor times out, within the test's
+	// time: only the second SIGINT can end the process.
+	srv.Script(segmenttest.Response{}, segmenttest.Response{}, segmenttest.Response{}, segmenttest.Response{Delay: time.Hour})
 	dir := t.TempDir()
 	results, ck := filepath.Join(dir, "results.ndjson"), filepath.Join(dir, "run.ckpt")
 	file := writeFile(t, "users.csv", genCSV(100))
-	c := startChild(t, "import", "--endpoint", srv.URL, "--batch", "10", "--concurrency", "1", "--timeout", "2m",
+	c := startChild(t, "import", "--endpoint", srv.URL, "--batch", "10", "--concurrency", "1", "--timeout", "1h",
 		"--results", results, "--checkpoint", ck, file)
 	waitFor(t, "the fourth request in flight", func() bool { return srv.Stats().Requests >= 4 || c.cmd.ProcessState != nil })
 	c.cmd.Process.Signal(syscall.SIGINT)
