@@ -103,6 +103,8 @@ type Limiter struct {
 	participants int                // last seen, at least 1
 	lastBeat     time.Time          // last heartbeat sent
 	local        *ratelimit.Limiter // not nil: Redis is lost, the process paces alone
+	settle       *ratelimit.Limiter // not nil until settleUntil: the fallback, still a cap after a rejoin
+	settleUntil  time.Time
 	lostAt       time.Time
 	nextProbe    time.Time
 	probing      bool
@@ -221,6 +223,11 @@ func (l *Limiter) Wait(ctx context.Context) error {
 					if _, err := l.permit(ctx, false, false); err != nil && ctx.Err() != nil {
 						return context.Cause(ctx)
 					}
+				}
+			}
+			if settle := l.settling(); settle != nil {
+				if err := settle.Wait(ctx); err != nil {
+					return err
 				}
 			}
 		}
@@ -401,7 +408,11 @@ func (l *Limiter) lose(err error) {
 		"rate", round(share), "participants", max(1, l.participants), "error", err.Error())
 }
 
-// rejoin leaves the local fallback after a permit from Redis.
+// rejoin leaves the local fallback after a permit from Redis. The fallback stays a
+// cap for one probe interval more: the other limiters that lost Redis rejoin at
+// their own next probe, within that interval, and until then they still pace their
+// fallback shares outside the shared bucket; capping this one at its share too keeps
+// the sum within the budget (no overshoot while they rejoin one after the other).
 func (l *Limiter) rejoin() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -409,9 +420,21 @@ func (l *Limiter) rejoin() {
 		return
 	}
 	l.localTime += time.Since(l.lostAt)
+	l.settle, l.settleUntil = l.local, time.Now().Add(probeEvery)
 	l.local = nil
 	l.probing = false
 	l.log.Info("redis answers again: sharing the rate budget", "after", time.Since(l.lostAt).Round(time.Millisecond).String())
+}
+
+// settling returns the fallback while it still caps this limiter after a rejoin
+// (see rejoin), else nil.
+func (l *Limiter) settling() *ratelimit.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.settle != nil && !time.Now().Before(l.settleUntil) {
+		l.settle = nil
+	}
+	return l.settle
 }
 
 // Rate returns the current rate of the budget in requests per second (+Inf when
