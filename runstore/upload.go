@@ -127,6 +127,9 @@ func (u *Upload) flush(ctx context.Context, part int) error {
 	p.chunks++
 	u.held -= len(p.buf)
 	p.buf, p.n = u.w.buffer(), 0
+	if p.buf == nil { // the part's next chunk is likely as large
+		p.buf = make([]byte, 0, min(cap(c.blob), keepBuffer))
+	}
 	return u.w.write(c)
 }
 
