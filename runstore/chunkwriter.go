@@ -97,6 +97,8 @@ func (w *chunkWriter) run() {
 				w.mu.Lock()
 				w.err = err
 				w.mu.Unlock()
+			} else {
+				w.s.checkpointSoon()
 			}
 		}
 		if cap(packed) > keepBuffer {
