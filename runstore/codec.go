@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -64,6 +65,26 @@ func unpack(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
 	return out, nil
+}
+
+// appendUnpacked appends stored blob b to dst as a format-1 blob: a copy
+// of b, or its records decompressed. Unlike unpack, the result never
+// aliases b, which may be the driver's (sql.RawBytes).
+func appendUnpacked(dst, b []byte) ([]byte, error) {
+	if len(b) == 0 || b[0] != packedFormat {
+		return append(dst, b...), nil
+	}
+	n, err := s2.DecodedLen(b[1:])
+	if err != nil {
+		return dst, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	at := len(dst)
+	dst = slices.Grow(dst, 1+n)[:at+1+n]
+	dst[at] = blobFormat
+	if _, err := s2.Decode(dst[at+1:], b[1:]); err != nil {
+		return dst[:at], fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return dst, nil
 }
 
 // errCorrupt is wrapped by the decoders for a blob they cannot read.

@@ -45,10 +45,31 @@ func TestPack(t *testing.T) {
 		t.Fatal("a blob that does not compress was packed")
 	}
 
+	// Unpacked onto memory already in use, as a reader reuses it: the
+	// bytes before stay, and the blob is a copy, packed or not.
+	for _, b := range [][]byte{stored, small} {
+		mem, err := appendUnpacked([]byte("before"), b)
+		want := g.blob
+		if b[0] == blobFormat {
+			want = small
+		}
+		if err != nil || string(mem[:6]) != "before" || !bytes.Equal(mem[6:], want) {
+			t.Fatalf("appendUnpacked(format %d) = %.20q…, %v", b[0], mem, err)
+		}
+		format := b[0]
+		mem[6] ^= 0xff
+		if b[0] != format {
+			t.Fatal("appendUnpacked aliases its input")
+		}
+	}
+
 	damaged := bytes.Clone(stored)
 	damaged[len(damaged)/2] ^= 0xff
 	damaged = damaged[:len(damaged)-7]
 	if err := decodeResults(damaged, func(Result) error { return nil }); !errors.Is(err, errCorrupt) {
 		t.Fatalf("a damaged packed blob: %v; want errCorrupt", err)
+	}
+	if mem, err := appendUnpacked([]byte("x"), damaged); !errors.Is(err, errCorrupt) || string(mem) != "x" {
+		t.Fatalf("appendUnpacked of a damaged blob = %q, %v; want errCorrupt and the memory as it was", mem, err)
 	}
 }

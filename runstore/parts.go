@@ -135,16 +135,15 @@ func (l *Lease) fence(ctx context.Context, tx *sql.Tx) error {
 }
 
 // Pending returns the items of chunk no of the part that have no result
-// yet, in index order, and how many items the chunk has.
+// yet, in index order, and how many items the chunk has. The items' Data
+// are the store's own copy, read afresh for this call.
 func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, err error) {
-	var data []byte
-	var n int
-	err = l.s.r.QueryRowContext(ctx, `SELECT data, items FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no).Scan(&data, &n)
+	blob, n, err := l.chunk(ctx, no)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading chunk %d of part %d: %w", no, l.ref.Part, err)
 	}
 	var done []int64
-	err = l.s.groups(ctx, l.ref.Run, l.ref.Part, no, 0, func(_ int, r Result) error {
+	_, err = l.s.groups(ctx, l.ref.Run, l.ref.Part, no, 0, nil, func(_ int, r Result) error {
 		done = append(done, r.Index)
 		return nil
 	})
@@ -153,7 +152,7 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 	}
 	slices.Sort(done)
 	items = make([]Item, 0, max(n-len(done), 0))
-	err = decodeItems(data, func(it Item) error {
+	err = decodeItems(blob, func(it Item) error {
 		total++
 		if _, found := slices.BinarySearch(done, it.Index); !found {
 			items = append(items, it)
@@ -161,6 +160,28 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 		return nil
 	})
 	return items, total, err
+}
+
+// chunk reads chunk no of the part: its blob, unpacked into memory of its
+// own (the driver's bytes are not copied first), and its count of items.
+func (l *Lease) chunk(ctx context.Context, no int) (blob []byte, n int, err error) {
+	rows, err := l.s.r.QueryContext(ctx, `SELECT data, items FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, 0, err
+		}
+		return nil, 0, sql.ErrNoRows
+	}
+	var data sql.RawBytes // valid until rows.Close
+	if err := rows.Scan(&data, &n); err != nil {
+		return nil, 0, err
+	}
+	blob, err = appendUnpacked(nil, data)
+	return blob, n, err
 }
 
 // Group is a group of results of one chunk being built for RecordGroup,
@@ -184,6 +205,10 @@ func (g *Group) Add(index int64, status string, line []byte) {
 	g.kinds |= kindsOf(status)
 	g.counts.add(status, 1)
 }
+
+// Grow makes room in g for n more bytes of results (each takes its line
+// and a few bytes), so that adding them does not copy g as it grows.
+func (g *Group) Grow(n int) { g.blob = slices.Grow(g.blob, n) }
 
 // Len is the number of results in g.
 func (g *Group) Len() int { return g.n }
@@ -339,26 +364,31 @@ func (s *Store) bySeq(ctx context.Context, seq int64) (Run, error) {
 
 // groups calls fn with the results of chunk no of part of run seq, group
 // by group in the order they were stored (fn's int is the group), only
-// groups that hold a result with one of the kinds bits (0: all). The
-// results' lines alias their group's blob, read afresh for each group.
-func (s *Store) groups(ctx context.Context, seq int64, part, no, kinds int, fn func(int, Result) error) error {
+// groups that hold a result with one of the kinds bits (0: all). Each
+// group is unpacked onto the end of mem, and the results' lines alias it:
+// they stay valid until the caller writes mem (as returned) again.
+func (s *Store) groups(ctx context.Context, seq int64, part, no, kinds int, mem []byte, fn func(int, Result) error) ([]byte, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT grp, data FROM results WHERE run = $1 AND part = $2 AND chunk = $3 AND ($4 = 0 OR (kinds & $4) != 0) ORDER BY grp`,
 		seq, part, no, kinds)
 	if err != nil {
-		return err
+		return mem, err
 	}
 	defer rows.Close()
-	var data []byte
+	var data sql.RawBytes // the driver's, valid until the next row
 	var grp int
 	for rows.Next() {
 		if err := rows.Scan(&grp, &data); err != nil {
-			return err
+			return mem, err
 		}
-		if err := decodeResults(data, func(r Result) error { return fn(grp, r) }); err != nil {
-			return err
+		at := len(mem)
+		if mem, err = appendUnpacked(mem, data); err != nil {
+			return mem, err
+		}
+		if err := decodeResults(mem[at:], func(r Result) error { return fn(grp, r) }); err != nil {
+			return mem, err
 		}
 	}
-	return rows.Err()
+	return mem, rows.Err()
 }
 
 // add counts n results of status st.

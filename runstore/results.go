@@ -70,6 +70,7 @@ type cursor struct {
 	after  int64
 	buf    []Result // the current chunk's results
 	pos    int
+	mem    []byte // their groups' blobs, reused from chunk to chunk
 }
 
 // partCursors returns a cursor per part of run over the chunks that may
@@ -103,7 +104,9 @@ func (c *cursor) fill(ctx context.Context) error {
 	for len(c.buf) == 0 && len(c.chunks) > 0 {
 		no := c.chunks[0]
 		c.chunks = c.chunks[1:]
-		err := c.s.groups(ctx, c.seq, c.part, no, c.kinds, func(_ int, r Result) error {
+		// The previous chunk's lines are no longer used (see Results).
+		var err error
+		c.mem, err = c.s.groups(ctx, c.seq, c.part, no, c.kinds, c.mem[:0], func(_ int, r Result) error {
 			if r.Index > c.after && (c.status == "" || r.Status == c.status) {
 				c.buf = append(c.buf, r)
 			}
@@ -112,9 +115,13 @@ func (c *cursor) fill(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// Groups are each sorted; together they need a sort. An index
-		// recorded twice (it cannot be, under the lease) would show once.
-		slices.SortStableFunc(c.buf, func(a, b Result) int { return cmp.Compare(a.Index, b.Index) })
+		// Results are stored in the order they came, often the index
+		// order. An index recorded twice (it cannot be, under the lease)
+		// would show once.
+		byIndex := func(a, b Result) int { return cmp.Compare(a.Index, b.Index) }
+		if !slices.IsSortedFunc(c.buf, byIndex) {
+			slices.SortStableFunc(c.buf, byIndex)
+		}
 		c.buf = slices.CompactFunc(c.buf, func(a, b Result) bool { return a.Index == b.Index })
 	}
 	return nil
@@ -159,7 +166,7 @@ func (s *Store) NewRetry(ctx context.Context, from string, n New, writeKey strin
 	for _, c := range curs {
 		for _, no := range c.chunks {
 			var failed []int64
-			err := s.groups(ctx, src.Seq, c.part, no, kindsOf("failed"), func(_ int, r Result) error {
+			_, err := s.groups(ctx, src.Seq, c.part, no, kindsOf("failed"), nil, func(_ int, r Result) error {
 				if r.Status == "failed" {
 					failed = append(failed, r.Index)
 				}

@@ -94,16 +94,17 @@ func OpenFile(ctx context.Context, path string, opts Options) (*Store, error) {
 	ckpt.SetMaxOpenConns(1)
 	ckctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go checkpoints(ckctx, ckpt, done) // owned: Close stops it and waits
+	s.soon = make(chan struct{}, 1)
+	go checkpoints(ckctx, ckpt, s.soon, done) // owned: Close stops it and waits
 	s.closers = append([]func() error{func() error { stop(); <-done; return ckpt.Close() }}, s.closers...)
 	s.closers = append(s.closers, lock.Close)
 	return s, nil
 }
 
 // checkpoints copies the write-ahead log back into the database every
-// checkpointEvery (PASSIVE: it never blocks the writer or the readers),
-// until ctx ends.
-func checkpoints(ctx context.Context, db *sql.DB, done chan struct{}) {
+// checkpointEvery, and at once when soon has a value (PASSIVE: it never
+// blocks the writer or the readers), until ctx ends.
+func checkpoints(ctx context.Context, db *sql.DB, soon <-chan struct{}, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(checkpointEvery)
 	defer t.Stop()
@@ -112,8 +113,21 @@ func checkpoints(ctx context.Context, db *sql.DB, done chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // a busy or failed pass is retried at the next tick
+		case <-soon:
 		}
+		_, _ = db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // a busy or failed pass is retried at the next tick
+	}
+}
+
+// checkpointSoon asks for a checkpoint now, if none is asked for already
+// (SQLite; a no-op for PostgreSQL). An upload asks after each chunk it
+// writes: the checkpoint syncs the log's file to the disk while the body
+// is still being read, so the sync behind its 202 (see durable) has little
+// left to write.
+func (s *Store) checkpointSoon() {
+	select {
+	case s.soon <- struct{}{}:
+	default:
 	}
 }
 

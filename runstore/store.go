@@ -82,6 +82,7 @@ type Store struct {
 
 	closers []func() error // in order, by Close
 
+	soon     chan struct{}               // SQLite: asks for a checkpoint now (checkpointSoon)
 	lockMode func() (fs.FileMode, error) // SQLite: the file's mode
 	pool     *pgxpool.Pool               // PostgreSQL: the pool under w and r
 	display  string                      // where it is, for messages

@@ -170,6 +170,32 @@ func TestUploadAbortedLeavesNothing(t *testing.T) {
 	}
 }
 
+// A chunk is written while the next items are added: a write that fails
+// fails the upload's Commit, and nothing of it is left.
+func TestUploadWriteErrorFailsCommit(t *testing.T) {
+	st := open(t, filepath.Join(t.TempDir(), "runs.db"))
+	ctx := context.Background()
+	up, _ := st.NewUpload(ctx, 1)
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	for i := range runstore.DefaultChunkItems + 10 { // the first chunk's write gets gone
+		c := ctx
+		if i == runstore.DefaultChunkItems-1 {
+			c = gone
+		}
+		up.Add(c, 0, runstore.Item{Index: int64(i), Line: i + 1, Data: []byte(`{}`)})
+	}
+	if _, err := up.Commit(ctx, runstore.New{RunKey: "k"}, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Commit after a failed chunk write = %v; want context.Canceled", err)
+	}
+	if err := up.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if runs, _ := st.List(ctx, "", 0, 10); len(runs) != 0 {
+		t.Fatalf("runs after a failed upload: %d; want 0", len(runs))
+	}
+}
+
 func TestSecretOverwrittenInFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "runs.db")
 	st, err := runstore.Open(context.Background(), path, runstore.Options{})

@@ -33,10 +33,13 @@ const (
 )
 
 // Upload stores the items of a run being received, a chunk per part at a
-// time, so memory stays bounded (parts × a chunk) whatever the body's size.
-// The run is invisible until Commit; a crash before it leaves nothing
-// behind (Open deletes unfinished uploads). An Upload is not safe for
-// concurrent use.
+// time, so memory stays bounded (parts × a chunk, and a chunk or two being
+// written) whatever the body's size. A full chunk is packed and written by
+// a goroutine of the upload's while the next items are added, so reading
+// the body and storing it overlap; a write's error is returned by a later
+// Add, or by Commit. The run is invisible until Commit; a crash before it
+// leaves nothing behind (Open deletes unfinished uploads). The caller must
+// Commit or Abort every upload. An Upload is not safe for concurrent use.
 type Upload struct {
 	s     *Store
 	id    string
@@ -44,9 +47,9 @@ type Upload struct {
 	parts []partBuilder
 	max   int // items per chunk
 	items int64
-	held  int // bytes in the parts' chunks not yet written
+	held  int // bytes in the parts' chunks not yet handed to the writer
 
-	packed []byte // a chunk's blob as stored (pack), memory reused
+	w *chunkWriter // started at the first chunk written
 }
 
 // partBuilder is the chunk being filled of one part.
@@ -110,31 +113,24 @@ func (u *Upload) Add(ctx context.Context, part int, it Item) error {
 	return nil
 }
 
-// flush writes part's chunk, if it has items.
+// flush hands part's chunk, if it has items, to the writer, and gives the
+// part an empty buffer.
 func (u *Upload) flush(ctx context.Context, part int) error {
 	p := &u.parts[part]
 	if p.n == 0 {
 		return nil
 	}
-	data := pack(u.packed, p.buf)
-	if &data[0] != &p.buf[0] {
-		u.packed = data // reused (the driver has copied it)
+	if u.w == nil {
+		u.w = startChunkWriter(u.s, u.seq, len(u.parts))
 	}
-	_, err := u.s.w.ExecContext(ctx, `INSERT INTO chunks (run, part, no, first_idx, last_idx, items, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.seq, part, p.chunks, p.first, p.last, p.n, data)
-	if err != nil {
-		return err
-	}
+	c := chunk{ctx: ctx, part: part, no: p.chunks, first: p.first, last: p.last, n: p.n, blob: p.buf}
 	p.chunks++
 	u.held -= len(p.buf)
-	p.buf, p.n = p.buf[:0], 0 // reused (the driver has copied it), unless large
-	if cap(p.buf) > keepBuffer {
-		p.buf = nil
+	p.buf, p.n = u.w.buffer(), 0
+	if p.buf == nil { // the part's next chunk is likely as large
+		p.buf = make([]byte, 0, min(cap(c.blob), keepBuffer))
 	}
-	if cap(u.packed) > keepBuffer {
-		u.packed = nil
-	}
-	return nil
+	return u.w.write(c)
 }
 
 // Commit stores the rest of the items and makes the run queued (or, with
@@ -143,8 +139,12 @@ func (u *Upload) flush(ctx context.Context, part int) error {
 func (u *Upload) Commit(ctx context.Context, n New, writeKey string) (Run, error) {
 	for part := range u.parts {
 		if err := u.flush(ctx, part); err != nil {
+			u.stopWriter()
 			return Run{}, err
 		}
+	}
+	if err := u.stopWriter(); err != nil {
+		return Run{}, err
 	}
 	spec := n.Spec
 	if spec == nil {
@@ -192,6 +192,16 @@ func (s *Store) insertParts(ctx context.Context, tx *sql.Tx, seq int64, parts []
 // Abort deletes what the upload stored. It uses a context of its own: it
 // runs when the request's has ended.
 func (u *Upload) Abort() error {
+	u.stopWriter()
 	_, err := u.s.w.Exec(`DELETE FROM runs WHERE id = $1 AND status = $2`, u.id, receiving)
 	return err
+}
+
+// stopWriter waits for the chunks handed to the writer to be written, ends
+// it, and returns its first error.
+func (u *Upload) stopWriter() error {
+	if u.w == nil {
+		return nil
+	}
+	return u.w.stop()
 }

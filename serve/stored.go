@@ -205,6 +205,10 @@ type heldResult struct {
 	end   int
 }
 
+// maxGroupBytes bounds the room a group is given at once (see
+// queueLocked): a group of long lines grows past it as they come.
+const maxGroupBytes = 1 << 20
+
 // maxWaiting bounds the results waiting to be stored (a few MiB of result
 // lines): add blocks beyond it.
 const maxWaiting = 8 * groupSize
@@ -287,6 +291,8 @@ func (s *chunkSink) queueLocked(index int64, status string, line []byte) {
 		} else {
 			g = groups.Get().(*runstore.Group)
 		}
+		// Room for a group of lines like this one, at once.
+		g.Grow(min(groupSize*(len(line)+16), maxGroupBytes))
 		s.bufs[no] = g
 	}
 	g.Add(index, status, line)
