@@ -28,7 +28,9 @@ func items(n int) []any {
 func TestShutdownLeavesUnsentItemsPending(t *testing.T) {
 	cfg := serve.Config{Token: testToken, Batch: 1, Limit: ratelimit.Config{Rate: 200, Burst: 1}}
 	e := start(t, segmenttest.Options{}, cfg)
-	const n = 200
+	// 2 s at the rate: the shutdown after the 20th result comes long before
+	// the run could end, however slowly the test polls on a loaded machine.
+	const n = 400
 	var created struct{ ID string }
 	e.json("POST", "/v1/runs", map[string]any{"items": items(n)}, 202, &created, "X-Segment-Write-Key", "wk-own-shutdown-1")
 	for len(e.results(created.ID, "")) < 20 {
