@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segloop/segloop/internal/testwait"
 	"github.com/segloop/segloop/runstore"
 	"github.com/segloop/segloop/segment/segmenttest"
 	"github.com/segloop/segloop/serve"
@@ -210,18 +211,9 @@ func (e *env) waitRun(id string) runView {
 	}
 }
 
-// patience is how long a test polls for a state before it calls it never
-// reached: the time left before go test -timeout, less a margin to report
-// the failure, so that a slow or loaded machine never fails a test that
-// would pass.
-func patience(t *testing.T) time.Duration {
-	deadline, ok := t.Deadline()
-	if !ok {
-		return 10 * time.Minute
-	}
-	left := time.Until(deadline)
-	return max(left-min(left/10, 30*time.Second), time.Second)
-}
+// patience is how long a test waits for an event before it calls it lost
+// (see testwait.Patience).
+func patience(t *testing.T) time.Duration { return testwait.Patience(t) }
 
 // results returns run id's result lines for query q ("" for all).
 func (e *env) results(id, q string) []resultLine {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segloop/segloop/internal/testwait"
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
@@ -128,19 +129,9 @@ func (c *child) wait(t *testing.T) int {
 	return c.cmd.ProcessState.ExitCode()
 }
 
-// patience is how long a process test waits for an event (a request, the
-// child's exit) before it calls the event lost: the time the test binary has
-// left (go test -timeout) less a margin to report the failure, so that no
-// machine is too slow for a test that would pass, and a hang still fails
-// with a message instead of the binary's panic.
-func patience(t *testing.T) time.Duration {
-	deadline, ok := t.Deadline()
-	if !ok {
-		return 10 * time.Minute
-	}
-	left := time.Until(deadline)
-	return max(left-min(left/10, 30*time.Second), time.Second)
-}
+// patience is how long a test waits for an event before it calls it lost
+// (see testwait.Patience).
+func patience(t *testing.T) time.Duration { return testwait.Patience(t) }
 
 // waitFor polls cond until it holds, failing the test after patience(t).
 func waitFor(t *testing.T, what string, cond func() bool) {

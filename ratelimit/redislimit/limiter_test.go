@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/segloop/segloop/internal/testserver"
+	"github.com/segloop/segloop/internal/testwait"
 	"github.com/segloop/segloop/ratelimit"
 	"github.com/segloop/segloop/ratelimit/redislimit"
 )
@@ -282,11 +283,7 @@ func TestRedisLostAndBack(t *testing.T) {
 // not on time.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline, ok := t.Deadline()
-	if !ok {
-		deadline = time.Now().Add(10 * time.Minute)
-	}
-	deadline = deadline.Add(-min(time.Until(deadline)/10, 30*time.Second))
+	deadline := time.Now().Add(testwait.Patience(t))
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
