@@ -54,7 +54,7 @@ func TestPeakRSS(t *testing.T) {
 	}
 	bin := segloopBinary(t)
 	url, _ := testserver.SharedPostgres(t)
-	pgExec(t, url, `CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, plan text, seats int, active bool, created timestamptz)`,
+	testserver.MustExec(t, url, `CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, plan text, seats int, active bool, created timestamptz)`,
 		fmt.Sprintf(`INSERT INTO users SELECT i, 'u' || i || '@example.com', 'Love, lace', 'pro', i %% 50, i %% 2 = 0,
 			to_timestamp(1704067200 + i) FROM generate_series(0, %d) i`, n-1))
 	dir := t.TempDir()

@@ -20,22 +20,6 @@ import (
 	"github.com/segloop/segloop/segment/segmenttest"
 )
 
-// pgExec runs statements on the database at url.
-func pgExec(t *testing.T, url string, sql ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range sql {
-		if _, err := conn.Exec(ctx, s).ReadAll(); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 // noSecret fails t if secret appears in any of the outputs (text, or files
 // by path).
 func noSecret(t *testing.T, secret string, texts map[string]string, files ...string) {
@@ -61,7 +45,7 @@ func noSecret(t *testing.T, secret string, texts map[string]string, files ...str
 // 1000th has an invalid email, every third a NULL note.
 func usersTable(t *testing.T, url string, n int) {
 	t.Helper()
-	pgExec(t, url, `CREATE TABLE users (id int PRIMARY KEY, email text, active bool, seats int,
+	testserver.MustExec(t, url, `CREATE TABLE users (id int PRIMARY KEY, email text, active bool, seats int,
 		profile jsonb, created timestamptz, price numeric(12,2), note text)`,
 		fmt.Sprintf(`INSERT INTO users SELECT i,
 			CASE WHEN i %% 1000 = 0 THEN 'not-an-email' ELSE 'u' || i || '@example.com' END,
@@ -138,7 +122,7 @@ func TestImportPostgres(t *testing.T) {
 func TestImportPostgresResume(t *testing.T) {
 	url, password := testserver.SharedPostgres(t)
 	const n = 2000
-	pgExec(t, url, "CREATE TABLE users (id int PRIMARY KEY, email text)",
+	testserver.MustExec(t, url, "CREATE TABLE users (id int PRIMARY KEY, email text)",
 		fmt.Sprintf("INSERT INTO users SELECT i, 'u' || i || '@example.com' FROM generate_series(1, %d) i", n))
 	ck := filepath.Join(t.TempDir(), "run.ckpt")
 	query := "SELECT id AS user_id, email FROM users ORDER BY id"
@@ -192,7 +176,7 @@ func TestImportPostgresResume(t *testing.T) {
 // without a stable order.
 func TestImportDatabaseErrors(t *testing.T) {
 	url, password := testserver.SharedPostgres(t)
-	pgExec(t, url, "CREATE TABLE users (id int)")
+	testserver.MustExec(t, url, "CREATE TABLE users (id int)")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -247,13 +231,13 @@ func TestImportDatabaseErrors(t *testing.T) {
 func TestImportPostgresLost(t *testing.T) {
 	url, password := testserver.SharedPostgres(t)
 	const n = 50_000
-	pgExec(t, url, "CREATE TABLE users (id int PRIMARY KEY, bio text)",
+	testserver.MustExec(t, url, "CREATE TABLE users (id int PRIMARY KEY, bio text)",
 		fmt.Sprintf("INSERT INTO users SELECT i, repeat('x', 300) FROM generate_series(1, %d) i", n))
 	inner := segmenttest.NewHandler(segmenttest.Options{WriteKeys: []string{testWriteKey}})
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 3 { // the server ends the query's session
-			pgExec(t, url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+			testserver.MustExec(t, url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 		}
 		inner.ServeHTTP(w, r)
 	}))

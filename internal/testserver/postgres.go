@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PostgresServer is a PostgreSQL server on 127.0.0.1: a child process with
@@ -133,6 +136,23 @@ func (p *PostgresServer) Exec(sql string) error {
 		return fmt.Errorf("psql %q: %v: %s", sql, err, strings.ReplaceAll(string(out), p.Password, "[redacted]"))
 	}
 	return nil
+}
+
+// MustExec runs statements, in order, on the database at url (any server's,
+// a SharedPostgres one included), failing t at the first error.
+func MustExec(t testing.TB, url string, sql ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range sql {
+		if _, err := conn.Exec(ctx, s).ReadAll(); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
 }
 
 // Stop stops the server (fast shutdown); its data stays for Restart.

@@ -12,30 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/segloop/segloop/internal/testserver"
 	"github.com/segloop/segloop/source"
 	"github.com/segloop/segloop/source/sqlsource"
 )
 
 func TestMain(m *testing.M) { testserver.Main(m) }
-
-// pgExec runs statements on the database at url.
-func pgExec(t testing.TB, url string, sql ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range sql {
-		if _, err := conn.Exec(ctx, s).ReadAll(); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
 
 func open(t testing.TB, q sqlsource.Query) *sqlsource.Reader {
 	t.Helper()
@@ -71,7 +53,7 @@ func readAll(t testing.TB, r source.Reader) ([]source.Record, error) {
 func TestPostgresTable(t *testing.T) {
 	url, _ := testserver.SharedPostgres(t)
 	const n = 100_000
-	pgExec(t, url, `CREATE TABLE users (id int PRIMARY KEY, big bigint, active bool, profile jsonb,
+	testserver.MustExec(t, url, `CREATE TABLE users (id int PRIMARY KEY, big bigint, active bool, profile jsonb,
 		created timestamptz, price numeric(12,2), name text, note text)`,
 		fmt.Sprintf(`INSERT INTO users SELECT i, 9007199254740993 + i, i %% 2 = 0,
 			jsonb_build_object('n', i, 'tags', jsonb_build_array('a', i), 'big', 12345678901234567890),
@@ -124,7 +106,7 @@ func TestPostgresTable(t *testing.T) {
 // PostgreSQL's own text for the same value.
 func TestPostgresTypes(t *testing.T) {
 	url, _ := testserver.SharedPostgres(t)
-	pgExec(t, url, `CREATE TYPE mood AS ENUM ('happy', 'sad')`, `CREATE DOMAIN posint AS int CHECK (VALUE > 0)`)
+	testserver.MustExec(t, url, `CREATE TYPE mood AS ENUM ('happy', 'sad')`, `CREATE DOMAIN posint AS int CHECK (VALUE > 0)`)
 	r := open(t, sqlsource.Query{URL: url, Text: `SELECT
 		1::smallint AS i2, '-2147483648'::int AS i4, 9223372036854775807::bigint AS i8, 4000000000::oid AS oid,
 		1.5::real AS f4, 0.1::float8 AS f8, 'NaN'::float8 AS fnan, '-Infinity'::float4 AS finf,
@@ -204,7 +186,7 @@ func TestPostgresTypes(t *testing.T) {
 // column, and duplicate column names, are refused.
 func TestPostgresKey(t *testing.T) {
 	url, password := testserver.SharedPostgres(t)
-	pgExec(t, url, `CREATE TABLE t (id int, v text)`,
+	testserver.MustExec(t, url, `CREATE TABLE t (id int, v text)`,
 		`INSERT INTO t SELECT i, 'v' || i FROM generate_series(1, 1000) i ORDER BY random()`)
 	q := sqlsource.Query{URL: url, Text: "SELECT * FROM t -- no order\n;", Key: "id"}
 	if !q.Ordered() || (sqlsource.Query{URL: url, Text: q.Text}).Ordered() {
@@ -268,7 +250,7 @@ func freeAddr(t *testing.T) string {
 // message and never the password.
 func TestPostgresErrors(t *testing.T) {
 	url, password := testserver.SharedPostgres(t)
-	pgExec(t, url, `CREATE TABLE t (id int)`)
+	testserver.MustExec(t, url, `CREATE TABLE t (id int)`)
 	host := url[strings.LastIndex(url, "@")+1 : strings.LastIndex(url, "/")]
 	wrong := "Wr0ngPassw0rd" + password[:4]
 	cases := []struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/segloop/segloop/internal/testserver"
 	"github.com/segloop/segloop/mapping"
 	"github.com/segloop/segloop/source"
 	"github.com/segloop/segloop/source/sqlsource"
@@ -43,7 +44,7 @@ func makeUser(i int) benchUser {
 // pgUsers creates table users of n rows and returns the query reading it.
 func pgUsers(t testing.TB, url string, n int) sqlsource.Query {
 	t.Helper()
-	pgExec(t, url, `CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, plan text, seats int,
+	testserver.MustExec(t, url, `CREATE TABLE users (id bigint PRIMARY KEY, email text, name text, plan text, seats int,
 		active bool, created timestamptz)`,
 		fmt.Sprintf(`INSERT INTO users SELECT i, 'u' || i || '@example.com', 'Love, lace', 'pro', i %% 50, i %% 2 = 0,
 			to_timestamp(1704067200 + i) FROM generate_series(0, %d) i`, n-1))
