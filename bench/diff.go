@@ -84,15 +84,7 @@ func runDiff(ctx context.Context, r *runner, srv serverConfig, c clientConfig, f
 	after.Unique -= before.Unique
 	after.Requests -= before.Requests
 	after.Events -= before.Events
-	return runResult{
-		Client:    c.Name,
-		WallSec:   u.Wall.Seconds(),
-		CPUSec:    u.CPU.Seconds(),
-		MaxRSSKiB: u.MaxRSSKiB,
-		ExitCode:  u.ExitCode,
-		Server:    after,
-		Report:    parseReport(clientSegloop, u.Stdout, u.Stderr),
-	}, nil
+	return measured(c.Name, u, after), nil
 }
 
 // changedCopy writes, once, file with one data row in diffEvery changed

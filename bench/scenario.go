@@ -187,6 +187,20 @@ func splitBuilds(runs []runResult) (current, base []runResult) {
 	return current, base
 }
 
+// measured is the result of one process of client: its usage u, the
+// server's counters st, and the report it printed.
+func measured(client string, u usage, st serverStats) runResult {
+	return runResult{
+		Client:    client,
+		WallSec:   u.Wall.Seconds(),
+		CPUSec:    u.CPU.Seconds(),
+		MaxRSSKiB: u.MaxRSSKiB,
+		ExitCode:  u.ExitCode,
+		Server:    st,
+		Report:    parseReport(client, u.Stdout, u.Stderr),
+	}
+}
+
 // once starts a fresh sandbox, runs one client against it, reads the
 // server's counters and stops the sandbox.
 func (r *runner) once(ctx context.Context, srv serverConfig, c clientConfig, file string) (rr runResult, err error) {
@@ -209,15 +223,7 @@ func (r *runner) once(ctx context.Context, srv serverConfig, c clientConfig, fil
 	if err != nil {
 		return rr, err
 	}
-	return runResult{
-		Client:    c.Name,
-		WallSec:   u.Wall.Seconds(),
-		CPUSec:    u.CPU.Seconds(),
-		MaxRSSKiB: u.MaxRSSKiB,
-		ExitCode:  u.ExitCode,
-		Server:    st,
-		Report:    parseReport(c.Name, u.Stdout, u.Stderr),
-	}, nil
+	return measured(c.Name, u, st), nil
 }
 
 // tail returns the last n bytes of b.
