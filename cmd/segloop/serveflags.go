@@ -79,7 +79,7 @@ func (f *serveFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Int64Var(&f.maxBody, "max-body", serve.DefaultMaxBody, "`BYTES` the largest POST /v1/runs body")
 	// Replicas
 	fs.StringVar(&f.replica, "replica", "", "`NAME` this replica's name in runs' details (default: host name and process id)")
-	fs.IntVar(&f.parts, "parts", serve.DefaultParts, "`N` parts a run's items are split into by user, worked at once (by any replica)")
+	fs.IntVar(&f.parts, "parts", 0, "`N` parts a run's items are split into by user, worked at once (by any replica) (default: 8 with a postgres:// --db, 2 with a file)")
 	fs.DurationVar(&f.lease, "lease", serve.DefaultLease, "`D` a part's lease: a dead replica's parts are taken over about this long after it died")
 	fs.DurationVar(&f.slice, "slice", serve.DefaultSlice, "`D` how long a part is worked before it is handed back")
 	// Destination
@@ -171,7 +171,7 @@ func (f *serveFlags) check() error {
 		return usageError("serve: --max-runs must be at least 1, got %d", f.maxRuns)
 	case f.maxBody < 1:
 		return usageError("serve: --max-body must be positive, got %d", f.maxBody)
-	case f.parts < 1 || f.parts > runstore.MaxParts:
+	case f.parts < 0 || f.parts > runstore.MaxParts:
 		return usageError("serve: --parts must be between 1 and %d, got %d", runstore.MaxParts, f.parts)
 	case f.lease < 100*time.Millisecond:
 		return usageError("serve: --lease must be at least 100ms, got %v", f.lease)
