@@ -91,7 +91,7 @@ func (w *chunkWriter) run() {
 			if &data[0] != &c.blob[0] {
 				packed = data // reused (the driver has copied it)
 			}
-			_, err := w.s.w.ExecContext(c.ctx, `INSERT INTO chunks (run, part, no, first_idx, last_idx, items, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			_, err := w.s.exec(c.ctx, w.s.w, `INSERT INTO chunks (run, part, no, first_idx, last_idx, items, data) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				w.seq, c.part, c.no, c.first, c.last, c.n, data)
 			if err != nil {
 				w.mu.Lock()

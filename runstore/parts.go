@@ -121,13 +121,16 @@ func (l *Lease) Release(ctx context.Context) error {
 	return err
 }
 
+// fenceQuery reads a part's lease, for fence.
+const fenceQuery = `SELECT epoch, holder, done FROM parts WHERE run = $1 AND part = $2`
+
 // fence locks the part's row in tx (PostgreSQL) and checks that the lease
 // is still this worker's.
 func (l *Lease) fence(ctx context.Context, tx *sql.Tx) error {
 	var epoch int64
 	var holder string
 	var done int
-	err := tx.QueryRowContext(ctx, `SELECT epoch, holder, done FROM parts WHERE run = $1 AND part = $2`+l.s.d.forUpdate, l.ref.Run, l.ref.Part).Scan(&epoch, &holder, &done)
+	err := l.s.scanTx(ctx, tx, fenceQuery+l.s.d.forUpdate, []any{l.ref.Run, l.ref.Part}, &epoch, &holder, &done)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && (epoch != l.ref.Epoch || holder != l.holder || done != 0) {
 		return ErrLost
 	}
@@ -165,7 +168,7 @@ func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, e
 // chunk reads chunk no of the part: its blob, unpacked into memory of its
 // own (the driver's bytes are not copied first), and its count of items.
 func (l *Lease) chunk(ctx context.Context, no int) (blob []byte, n int, err error) {
-	rows, err := l.s.r.QueryContext(ctx, `SELECT data, items FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no)
+	rows, err := l.s.query(ctx, l.s.r, `SELECT data, items FROM chunks WHERE run = $1 AND part = $2 AND no = $3`, l.ref.Run, l.ref.Part, no)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -226,6 +229,13 @@ func (l *Lease) Record(ctx context.Context, no int, results []Result) error {
 	return l.RecordGroup(ctx, no, &g)
 }
 
+// The statements of RecordGroup.
+const (
+	insertGroup = `INSERT INTO results (run, part, chunk, grp, worker, n, kinds, data)
+		VALUES ($1, $2, $3, (SELECT COALESCE(MAX(grp), -1) + 1 FROM results WHERE run = $1 AND part = $2 AND chunk = $3), $4, $5, $6, $7)`
+	addCounts = `UPDATE runs SET ok = ok + $2, invalid = invalid + $3, failed = failed + $4, skipped = skipped + $5, unchanged = unchanged + $6 WHERE seq = $1`
+)
+
 // RecordGroup stores g, results of items of chunk no, as one group, and
 // adds them to the run's counts, if the lease still holds (else ErrLost,
 // and nothing is stored).
@@ -238,16 +248,18 @@ func (l *Lease) RecordGroup(ctx context.Context, no int, g *Group) error {
 	if &data[0] != &g.blob[0] {
 		g.packed = data
 	}
+	if !l.s.d.shared {
+		l.s.stmts.warm(ctx, l.s.w, fenceQuery, insertGroup, addCounts)
+	}
 	return l.s.tx(ctx, func(tx *sql.Tx) error {
 		if err := l.fence(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO results (run, part, chunk, grp, worker, n, kinds, data)
-			VALUES ($1, $2, $3, (SELECT COALESCE(MAX(grp), -1) + 1 FROM results WHERE run = $1 AND part = $2 AND chunk = $3), $4, $5, $6, $7)`,
+		if _, err := l.s.execTx(ctx, tx, insertGroup,
 			l.ref.Run, l.ref.Part, no, l.replica, g.n, g.kinds, data); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE runs SET ok = ok + $2, invalid = invalid + $3, failed = failed + $4, skipped = skipped + $5, unchanged = unchanged + $6 WHERE seq = $1`,
+		_, err := l.s.execTx(ctx, tx, addCounts,
 			l.ref.Run, c.OK, c.Invalid, c.Failed, c.Skipped, c.Unchanged)
 		return err
 	})
@@ -256,7 +268,7 @@ func (l *Lease) RecordGroup(ctx context.Context, no int, g *Group) error {
 // Advance records that every chunk before next has a result for each of
 // its items, so a later claim starts at next.
 func (l *Lease) Advance(ctx context.Context, next int) error {
-	res, err := l.s.w.ExecContext(ctx, `UPDATE parts SET next_chunk = $5 WHERE run = $1 AND part = $2 AND epoch = $3 AND holder = $4 AND done = 0`,
+	res, err := l.s.exec(ctx, l.s.w, `UPDATE parts SET next_chunk = $5 WHERE run = $1 AND part = $2 AND epoch = $3 AND holder = $4 AND done = 0`,
 		l.ref.Run, l.ref.Part, l.ref.Epoch, l.holder, next)
 	if err != nil {
 		return err
@@ -368,7 +380,7 @@ func (s *Store) bySeq(ctx context.Context, seq int64) (Run, error) {
 // group is unpacked onto the end of mem, and the results' lines alias it:
 // they stay valid until the caller writes mem (as returned) again.
 func (s *Store) groups(ctx context.Context, seq int64, part, no, kinds int, mem []byte, fn func(int, Result) error) ([]byte, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT grp, data FROM results WHERE run = $1 AND part = $2 AND chunk = $3 AND ($4 = 0 OR (kinds & $4) != 0) ORDER BY grp`,
+	rows, err := s.query(ctx, s.r, `SELECT grp, data FROM results WHERE run = $1 AND part = $2 AND chunk = $3 AND ($4 = 0 OR (kinds & $4) != 0) ORDER BY grp`,
 		seq, part, no, kinds)
 	if err != nil {
 		return mem, err

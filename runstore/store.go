@@ -80,7 +80,8 @@ type Store struct {
 
 	chunkItems int // items per chunk of an upload
 
-	closers []func() error // in order, by Close
+	closers []func() error // in order, by Close, after stmts
+	stmts   stmts          // SQLite: prepared statements of frequent queries
 
 	soon     chan struct{}               // SQLite: asks for a checkpoint now (checkpointSoon)
 	lockMode func() (fs.FileMode, error) // SQLite: the file's mode
@@ -128,7 +129,7 @@ func (s *Store) Shared() bool { return s.d.shared }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	var err error
+	err := s.stmts.close()
 	for _, c := range s.closers {
 		if cerr := c(); err == nil {
 			err = cerr
