@@ -139,7 +139,9 @@ func (l *Lease) fence(ctx context.Context, tx *sql.Tx) error {
 
 // Pending returns the items of chunk no of the part that have no result
 // yet, in index order, and how many items the chunk has. The items' Data
-// are the store's own copy, read afresh for this call.
+// are the store's own copy, read afresh for this call and never written
+// again: a caller may keep them, or strings that alias them, as long as it
+// likes.
 func (l *Lease) Pending(ctx context.Context, no int) (items []Item, total int, err error) {
 	blob, n, err := l.chunk(ctx, no)
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/segloop/segloop"
 	"github.com/segloop/segloop/loop"
@@ -37,13 +37,11 @@ type partSource struct {
 	pos   int             // next of items
 	ended bool            // every chunk has been read
 
-	// A CSV body's chunk: its rows' bytes as one string (row after row,
-	// the next at textAt) and a slab for their cells, so that reading a
-	// row back costs no allocation of its own. Both live as long as any
-	// of the chunk's records.
-	text   string
-	textAt int
-	slab   []string
+	// A CSV body's chunk: a slab for its rows' cells, which alias the
+	// rows' stored bytes (never written again, see Lease.Pending), so that
+	// reading a row back costs no allocation or copy of its own. It lives
+	// as long as any of the chunk's records.
+	slab []string
 }
 
 // Next returns the next pending item as a Record.
@@ -68,7 +66,7 @@ func (s *partSource) Next() (source.Record, error) {
 		s.items, s.pos = items, 0
 		s.next++
 		if s.header != nil {
-			s.joinRows()
+			s.slab = make([]string, len(items)*len(s.header))
 		}
 	}
 	it := s.items[s.pos]
@@ -80,28 +78,8 @@ func (s *partSource) Next() (source.Record, error) {
 	return record(it), nil
 }
 
-// joinRows copies the current chunk's rows into one string, and makes the
-// slab their cells are cut from.
-func (s *partSource) joinRows() {
-	var b strings.Builder
-	n := 0
-	for _, it := range s.items {
-		if it.Error == "" {
-			n += len(it.Data)
-		}
-	}
-	b.Grow(n)
-	for _, it := range s.items {
-		if it.Error == "" {
-			b.Write(it.Data)
-		}
-	}
-	s.text, s.textAt = b.String(), 0
-	s.slab = make([]string, len(s.items)*len(s.header))
-}
-
-// row decodes a stored CSV row, the current chunk's next (joinRows): its
-// cells under the part's header (every record of a part shares it, as a
+// row decodes a stored CSV row, the current chunk's next: its cells
+// under the part's header (every record of a part shares it, as a
 // reader's rows share theirs).
 func (s *partSource) row(it runstore.Item) source.Record {
 	rec := source.Record{Index: it.Index, Line: it.Line, Raw: it.Data}
@@ -109,8 +87,7 @@ func (s *partSource) row(it runstore.Item) source.Record {
 		rec.Err = errors.New(it.Error)
 		return rec
 	}
-	row := s.text[s.textAt : s.textAt+len(it.Data)]
-	s.textAt += len(it.Data)
+	row := unsafe.String(unsafe.SliceData(it.Data), len(it.Data))
 	cols := len(s.header)
 	cells := s.slab[:0:cols]
 	s.slab = s.slab[cols:]
