@@ -20,7 +20,6 @@ package testserver
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -46,16 +45,6 @@ func unavailable(t testing.TB, format string, args ...any) {
 		t.Fatalf("testserver: %s (CI=true: .ci/run must install it)", msg)
 	}
 	t.Skipf("testserver: %s", msg)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // child is a server process started by this package.
