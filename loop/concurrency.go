@@ -54,7 +54,8 @@ const (
 //
 //   - A round lasts until max(8, limit/2) requests handed out during it have finished,
 //     so at least one round trip: requests handed out before it reflect the previous
-//     limit and are not counted. Each round is judged on its mean round trip and on
+//     limit and are not counted. (The first round under a limiter of known rate ends
+//     at its first answer: see roundSize.) Each round is judged on its mean round trip and on
 //     whether the pool was full (on average over the round, fullUse of the limit in
 //     flight).
 //   - The baseline is the lowest round mean seen. A round whose mean exceeds it by
@@ -119,6 +120,21 @@ func rateOf(lim Limiter) func() float64 {
 	return nil
 }
 
+// roundSize is the number of samples the current round is judged on: max(minRound,
+// limit/2), but the first sample alone for a first round under a limiter of known,
+// finite rate. Its round trip is all that round needs, the target R × round trip
+// following from it (Little's law), and waiting for more would keep the pool at its
+// initial size for a second round trip after an opening (an adaptive limiter sends its
+// first request alone). A first sample that is long (a connection's handshake) costs
+// nothing lasting: the limiter still keeps the rate, and a later round trims a limit
+// twice its target.
+func (g *gradient) roundSize() int {
+	if g.base == 0 && g.rate != nil && !math.IsInf(g.rate(), 1) {
+		return 1
+	}
+	return max(minRound, int(g.lim)/2)
+}
+
 // limit returns the number of requests that may be in flight.
 func (g *gradient) limit() int { return int(g.lim) }
 
@@ -140,7 +156,7 @@ func (g *gradient) observe(now time.Time, seq, handed uint64, rtt, wait time.Dur
 	if wait*10 > rtt {
 		g.waits++
 	}
-	if g.n < max(minRound, int(g.lim)/2) {
+	if g.n < g.roundSize() {
 		return
 	}
 	g.flight(now, g.inFlight)

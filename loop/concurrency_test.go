@@ -223,6 +223,27 @@ func TestAdaptiveConcurrencyLeavesTheRateToTheLimiter(t *testing.T) {
 	}
 }
 
+// TestAdaptiveConcurrencyOpensAtTheLimitersRate: an adaptive limiter at 1000
+// requests/s sends its first request alone and fills its bucket meanwhile; once that
+// request is answered (one round trip of 100ms) the pool is sized from its round trip
+// at once, so the limiter, not the pool, sets the pace from then on: at least 97% of
+// the 1000 requests the limiter allows in the first second reach the server in it.
+// (Sizing the pool only after eight answers kept it at its initial 8 for a second round
+// trip: 907.)
+func TestAdaptiveConcurrencyOpensAtTheLimitersRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const r = 1000
+		srv := newQueueServer(10000, 100*time.Millisecond)
+		lim := ratelimit.New(ratelimit.Config{Rate: r, Adaptive: true})
+		runFor(t, 2*time.Second, srv, loop.Options[int]{Limiter: lim})
+		_, _, n := srv.window(0, time.Second)
+		t.Logf("%d requests in the first second (%.1f%% of %d)", n, 100*float64(n)/r, r)
+		if float64(n) < 0.97*r {
+			t.Errorf("%d requests in the first second, want ≥ 97%% of %d", n, r)
+		}
+	})
+}
+
 // TestAdaptiveConcurrencySingleEventMode is issue 11's single-event case on the
 // simulated server: one item per request, 50ms round trips, a server that allows 200
 // requests/s (bucket of one second), and an adaptive limiter at --rate 200: at least
