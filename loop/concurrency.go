@@ -54,10 +54,10 @@ const (
 //
 //   - A round lasts until max(8, limit/2) requests handed out during it have finished,
 //     so at least one round trip: requests handed out before it reflect the previous
-//     limit and are not counted. (The first round under a limiter of known rate ends
-//     at its first answer: see roundSize.) Each round is judged on its mean round trip and on
+//     limit and are not counted. Each round is judged on its mean round trip and on
 //     whether the pool was full (on average over the round, fullUse of the limit in
-//     flight).
+//     flight). Under a limiter of known rate, the first accepted answer already sizes
+//     the pool (see size).
 //   - The baseline is the lowest round mean seen. A round whose mean exceeds it by
 //     queueTolerance (and by minQueue) shows a queue at the remote end: the limit is cut
 //     towards limit × tolerance × baseline / mean (halfway, and by half at most), and
@@ -92,6 +92,7 @@ type gradient struct {
 	prev     time.Duration  // mean of the round before the probe
 	probedAt time.Time      // start of the last probe; zero: never
 	same     bool           // the last probe found the same round trips at half the load
+	sized    bool           // an accepted answer has been seen (see size)
 
 	open     uint64    // the current round counts the requests handed out from this one on
 	openedAt time.Time // when the current round began
@@ -120,19 +121,22 @@ func rateOf(lim Limiter) func() float64 {
 	return nil
 }
 
-// roundSize is the number of samples the current round is judged on: max(minRound,
-// limit/2), but the first sample alone for a first round under a limiter of known,
-// finite rate. Its round trip is all that round needs, the target R × round trip
-// following from it (Little's law), and waiting for more would keep the pool at its
-// initial size for a second round trip after an opening (an adaptive limiter sends its
-// first request alone). A first sample that is long (a connection's handshake) costs
-// nothing lasting: the limiter still keeps the rate, and a later round trims a limit
-// twice its target.
-func (g *gradient) roundSize() int {
-	if g.base == 0 && g.rate != nil && !math.IsInf(g.rate(), 1) {
-		return 1
+// size sizes the pool from the first accepted answer, if the limiter's rate R is known
+// and finite: the limit becomes at least the target (1 + headroom) × R × its round trip
+// (Little's law) at once, instead of after the first round's eight answers. Behind an
+// adaptive limiter's opening (its first request goes alone until answered) waiting for
+// them kept the pool at its initial size for a second round trip. It only ever raises
+// the limit: one answer is too little to cut on (a quick refusal, a stale connection),
+// and a long one (a connection's handshake) costs nothing lasting: the limiter still
+// keeps the rate, and a later round trims a limit twice its target.
+func (g *gradient) size(rtt time.Duration) {
+	g.sized = true
+	if g.rate == nil {
+		return
 	}
-	return max(minRound, int(g.lim)/2)
+	if r := g.rate(); !math.IsInf(r, 1) {
+		g.lim = max(g.lim, min(g.max, math.Ceil((1+headroom)*r*rtt.Seconds())))
+	}
 }
 
 // limit returns the number of requests that may be in flight.
@@ -145,18 +149,21 @@ func (g *gradient) flight(now time.Time, n int) {
 }
 
 // observe takes the sample of one attempt, at now: seq numbers the requests in the order
-// they were handed out (handed is the number handed out so far), and rtt is how long the
-// attempt took after waiting wait on the limiter.
-func (g *gradient) observe(now time.Time, seq, handed uint64, rtt, wait time.Duration) {
+// they were handed out (handed is the number handed out so far), rtt is how long the
+// attempt took after waiting wait on the limiter, and ok says whether it was accepted.
+func (g *gradient) observe(now time.Time, seq, handed uint64, rtt, wait time.Duration, ok bool) {
 	if seq < g.open {
 		return
+	}
+	if ok && !g.sized {
+		g.size(rtt)
 	}
 	g.n++
 	g.rtt += rtt
 	if wait*10 > rtt {
 		g.waits++
 	}
-	if g.n < g.roundSize() {
+	if g.n < max(minRound, int(g.lim)/2) {
 		return
 	}
 	g.flight(now, g.inFlight)

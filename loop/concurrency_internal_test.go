@@ -41,3 +41,42 @@ func TestGradientSlowStartExit(t *testing.T) {
 		})
 	}
 }
+
+// TestGradientSizedByTheFirstAnswer: under a limiter of known rate the first accepted
+// answer raises the limit to (1 + headroom) × rate × its round trip, within the cap, at
+// once; it never lowers it, and neither a refused answer nor a later one sizes it.
+// Without a known, finite rate it does nothing.
+func TestGradientSizedByTheFirstAnswer(t *testing.T) {
+	now := time.Unix(0, 0)
+	rate := func(r float64) func() float64 { return func() float64 { return r } }
+	type answer struct {
+		rtt time.Duration
+		ok  bool
+	}
+	tests := []struct {
+		name    string
+		rate    func() float64
+		max     int
+		answers []answer
+		want    int
+	}{
+		{"1000/s, 100ms", rate(1000), 1000, []answer{{100 * time.Millisecond, true}}, 150},
+		{"within the cap", rate(1000), 128, []answer{{100 * time.Millisecond, true}}, 128},
+		{"a quick answer does not cut", rate(250), 128, []answer{{time.Millisecond, true}}, initialConcurrency},
+		{"a refusal does not size", rate(1000), 1000, []answer{{100 * time.Millisecond, false}}, initialConcurrency},
+		{"only the first accepted answer", rate(1000), 1000, []answer{{10 * time.Millisecond, true}, {100 * time.Millisecond, true}}, 15},
+		{"no limiter", func() float64 { return math.Inf(1) }, 1000, []answer{{100 * time.Millisecond, true}}, initialConcurrency},
+		{"a limiter that does not say its rate", nil, 1000, []answer{{100 * time.Millisecond, true}}, initialConcurrency},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGradient(tt.max, tt.rate, now)
+			for i, a := range tt.answers {
+				g.observe(now.Add(a.rtt), uint64(i), initialConcurrency, a.rtt, 0, a.ok)
+			}
+			if g.limit() != tt.want {
+				t.Errorf("limit %d, want %d", g.limit(), tt.want)
+			}
+		})
+	}
+}

@@ -192,7 +192,7 @@ func (e *engine[T]) onEvent(d *dispatcher[T], ev event[T]) {
 		now := time.Now()
 		d.ctl.flight(now, d.inFlight)
 		if ev.attempted {
-			d.ctl.observe(now, ev.seq, d.handed, ev.rtt, ev.wait)
+			d.ctl.observe(now, ev.seq, d.handed, ev.rtt, ev.wait, ev.ok)
 		}
 	}
 	switch {
